@@ -1,0 +1,2 @@
+export { RdmaError, errnoCode } from './errors.js';
+export { listDevices, type DeviceInfo, type PortInfo } from './devices.js';
