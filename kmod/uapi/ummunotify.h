@@ -40,6 +40,12 @@ struct ummunotify_register_ioctl {
 	__u32 reserved;
 };
 
+/*
+ * Feature bits for UMMUNOTIFY_EXCHANGE_FEATURES (our extensions; V2 programs
+ * never ask for them and so see V2 behaviour).
+ */
+#define UMMUNOTIFY_FEATURE_MAPPING_ONLY (1U << 0) /* skip protection-only invalidations */
+
 #define UMMUNOTIFY_MAGIC 'U'
 
 #define UMMUNOTIFY_EXCHANGE_FEATURES _IOWR(UMMUNOTIFY_MAGIC, 1, __u32)
