@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Two groups: `unit` runs on the host (no RDMA device, no module);
+// `vm` runs inside the test VM, where rxe0 and /dev/ummunotify exist.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/vm/**/*.test.ts'],
+          // Everything runs in one guest boot; the guest is slow for JIT code,
+          // so one fork with all files keeps start-up cost paid once.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
