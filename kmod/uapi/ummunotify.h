@@ -2,8 +2,117 @@
 /*
  * /dev/ummunotify: userspace notification of MMU invalidations.
  *
- * Binary compatible with the 2010 ummunotify V2 ABI. This one header is used
- * by the kernel module (kmod/) and by user space (native/, kmod/tests/).
+ * Binary compatible with the 2010 ummunotify V2 ABI: same device, ioctl
+ * numbers, structure layouts, event and counter semantics. This one header is
+ * used by the kernel module (kmod/) and by user space (native/, kmod/tests/).
+ *
+ * Model
+ * -----
+ * open("/dev/ummunotify", O_RDONLY) binds the new file to the opener's
+ * address space (mm). The file holds a set of *registrations*: byte ranges
+ * [start, end) of that address space, each named by a 64-bit cookie chosen by
+ * user space. Whenever the kernel invalidates any part of a registered range
+ * (munmap, mremap, madvise(MADV_DONTNEED), mmap(MAP_FIXED) over it, brk
+ * shrink, shmdt, page migration, process exit, ... and, unless
+ * UMMUNOTIFY_FEATURE_MAPPING_ONLY is on, mprotect, fork's copy-on-write
+ * write protection, soft-dirty clearing), the kernel:
+ *
+ *   1. queues an INVAL report for that registration (at most one report per
+ *      registration is ever pending: it is preallocated with the
+ *      registration, so no event is ever dropped and nothing is allocated at
+ *      invalidation time), and
+ *   2. increments the 64-bit counter at offset 0 of the page that mmap() on
+ *      the file maps, before the invalidating system call returns.
+ *
+ * A registration stays live after it is reported; it may be hit again.
+ *
+ * Open
+ * ----
+ *   open(UMMUNOTIFY_DEVICE, O_RDONLY [| O_NONBLOCK | O_CLOEXEC])
+ *   Errors: EINVAL  opened for writing (O_WRONLY or O_RDWR);
+ *           ENOMEM  out of memory;
+ *           EINVAL  the opener has no address space (kernel thread).
+ *
+ * read()
+ * ------
+ * Returns an array of whole struct ummunotify_event: the pending INVAL
+ * reports in the order they were first queued, then, once the list has been
+ * emptied, one LAST event whose user_cookie_counter is the counter value at
+ * that moment. A LAST is owed after every batch of reports (not when nothing
+ * was ever queued). If the buffer has no room for the LAST it comes with the
+ * next read(). One read() never returns the same cookie twice.
+ * Blocks while there is nothing to return, unless O_NONBLOCK.
+ *   Errors: EINVAL  count < sizeof(struct ummunotify_event);
+ *           EAGAIN  O_NONBLOCK and nothing to read;
+ *           EINTR   (or restart) a signal arrived while blocked;
+ *           EFAULT  the buffer is not writable (no report is lost: reports
+ *                   not copied stay queued);
+ *           ENOMEM  out of memory for the bounce buffer;
+ *           EIO     UMMUNOTIFY_FEATURE_OWNER_ONLY and the caller's mm is not
+ *                   the file's.
+ *
+ * poll()/epoll, SIGIO
+ * -------------------
+ * EPOLLIN | EPOLLRDNORM while read() would not block. fcntl(F_SETOWN) +
+ * O_ASYNC deliver SIGIO (POLL_IN) whenever a report is queued.
+ * With UMMUNOTIFY_FEATURE_OWNER_ONLY, poll from another mm returns EPOLLERR.
+ *
+ * mmap()
+ * ------
+ *   mmap(NULL, page_size, PROT_READ, MAP_SHARED or MAP_PRIVATE, fd, 0)
+ * maps the counter page read-only: a __u64 at offset 0 (native endianness),
+ * the rest of the page reads as zero. User space compares it with the
+ * counter of the last LAST event it read: equal means nothing to drain.
+ *   Errors: EINVAL  length is not exactly one page or offset is not 0;
+ *           EACCES  PROT_WRITE on a shared mapping (the file is read-only),
+ *                   or mprotect() adding write later;
+ *           EPERM   PROT_WRITE on a private mapping;
+ *           EIO     UMMUNOTIFY_FEATURE_OWNER_ONLY and the caller's mm is not
+ *                   the file's.
+ *
+ * ioctl()
+ * -------
+ * Every ioctl: ENOTTY for an unknown command; EFAULT for an unreadable or
+ * unwritable argument; EIO with UMMUNOTIFY_FEATURE_OWNER_ONLY when the
+ * caller's mm is not the file's.
+ *
+ * UMMUNOTIFY_EXCHANGE_FEATURES  (arg: __u32 *, in/out)
+ *   in: the feature bits requested; out: the subset this kernel supports,
+ *   which is now the file's feature mask (replacing any previous one). The
+ *   default mask is 0 (pure V2 behaviour). Allowed any number of times, but
+ *   only before any other use of the file (REGISTER_REGION,
+ *   UNREGISTER_REGION, read()).
+ *   Errors: EINVAL  the file has already been used.
+ *
+ * UMMUNOTIFY_REGISTER_REGION  (arg: struct ummunotify_register_ioctl *)
+ *   Watch [start, end) of the file's address space under user_cookie.
+ *   Overlapping and identical ranges are allowed; cookies must be distinct.
+ *   Errors: EINVAL  start >= end;
+ *           EINVAL  user_cookie is already registered on this file;
+ *           EINVAL  (UMMUNOTIFY_FEATURE_STRICT) flags has an unknown bit,
+ *                   reserved != 0, or end is past the user address space;
+ *           ENOSPC  (UMMUNOTIFY_FEATURE_LIMIT) the file already holds
+ *                   max_registrations registrations (module parameter);
+ *           ENOMEM  out of memory, or (without UMMUNOTIFY_FEATURE_LIMIT) the
+ *                   file already holds max_registrations registrations;
+ *           ESRCH   the file's address space has exited (only reachable
+ *                   from another mm, without OWNER_ONLY).
+ *
+ * UMMUNOTIFY_UNREGISTER_REGION  (arg: __u64 *, the cookie)
+ *   Stop watching the registration. When it returns, no report for the
+ *   cookie will be delivered any more (a pending one is discarded).
+ *   Errors: EINVAL  no registration with that cookie.
+ *
+ * /proc/<pid>/fdinfo/<fd>
+ * -----------------------
+ * Besides the usual lines: "ummunotify-features", "ummunotify-registrations",
+ * "ummunotify-pending", "ummunotify-counter", "ummunotify-mm-alive"
+ * (UMMUNOTIFY_FEATURE_FDINFO says the kernel provides them).
+ *
+ * Module parameters (/sys/module/ummunotify/parameters/)
+ * ------------------------------------------------------
+ *   max_registrations (rw, default 1048576): per-file registration limit.
+ *   registrations (ro): registrations live in all files (a leak check).
  */
 #ifndef _UAPI_LINUX_UMMUNOTIFY_H
 #define _UAPI_LINUX_UMMUNOTIFY_H
@@ -15,36 +124,89 @@
 
 /* Event types delivered by read(). */
 enum {
+	/* A registration was invalidated; user_cookie_counter is its cookie. */
 	UMMUNOTIFY_EVENT_TYPE_INVAL = 0,
+	/* The report list was emptied; user_cookie_counter is the counter. */
 	UMMUNOTIFY_EVENT_TYPE_LAST = 1,
 };
 
 /* Event flags. */
 enum {
+	/*
+	 * Set on an INVAL event when exactly one invalidation hit the
+	 * registration since it was last reported: [hint_start, hint_end) is
+	 * the invalidated part, clipped to the registration. Clear when it
+	 * was hit more than once: the hint is then the whole registration.
+	 */
 	UMMUNOTIFY_EVENT_FLAG_HINT = 1 << 0,
 };
 
+/* 32 bytes, as in V2. */
 struct ummunotify_event {
-	__u32 type;
-	__u32 flags;
-	__u64 hint_start;
-	__u64 hint_end;
-	__u64 user_cookie_counter;
+	__u32 type;		/* UMMUNOTIFY_EVENT_TYPE_* */
+	__u32 flags;		/* UMMUNOTIFY_EVENT_FLAG_* (INVAL only; 0 on LAST) */
+	__u64 hint_start;	/* INVAL: start of the hint range (see HINT); LAST: 0 */
+	__u64 hint_end;		/* INVAL: end of the hint range, exclusive; LAST: 0 */
+	__u64 user_cookie_counter; /* INVAL: the cookie; LAST: the counter */
 };
 
+/* 32 bytes, as in V2. */
 struct ummunotify_register_ioctl {
-	__u64 start;
-	__u64 end;
-	__u64 user_cookie;
-	__u32 flags;
-	__u32 reserved;
+	__u64 start;		/* first byte of the range (need not be page aligned) */
+	__u64 end;		/* end of the range, exclusive; must be > start */
+	__u64 user_cookie;	/* names the registration in events and UNREGISTER */
+	__u32 flags;		/* no flags defined: must be 0 with FEATURE_STRICT */
+	__u32 reserved;		/* must be 0 with FEATURE_STRICT */
 };
 
 /*
  * Feature bits for UMMUNOTIFY_EXCHANGE_FEATURES (our extensions; V2 programs
  * never ask for them and so see V2 behaviour).
  */
-#define UMMUNOTIFY_FEATURE_MAPPING_ONLY (1U << 0) /* skip protection-only invalidations */
+
+/*
+ * Report only invalidations that can change the VA->page mapping (unmap,
+ * clear/zap, migrate, release, exclusive access, anything unclassified).
+ * Skipped: protection-only changes (mprotect, fork's copy-on-write write
+ * protection, NUMA hinting) and soft-dirty clearing. Skipped invalidations
+ * neither queue a report nor move the counter. No errno of its own.
+ */
+#define UMMUNOTIFY_FEATURE_MAPPING_ONLY (1U << 0)
+
+/*
+ * Strict argument validation for REGISTER_REGION: EINVAL for unknown bits in
+ * flags, nonzero reserved, and end past the user address space (TASK_SIZE).
+ * Without it, flags and reserved are ignored, as in V2.
+ */
+#define UMMUNOTIFY_FEATURE_STRICT (1U << 1)
+
+/*
+ * A documented per-file registration limit: REGISTER_REGION fails with ENOSPC
+ * once the file holds max_registrations registrations. The limit bounds
+ * kernel memory, so it is enforced without this bit too, but then fails with
+ * ENOMEM (the errno V2 gave when it ran out of memory).
+ */
+#define UMMUNOTIFY_FEATURE_LIMIT (1U << 2)
+
+/*
+ * Use of the file from an address space other than the opener's (a forked
+ * child, a process the fd was passed to) fails with EIO: ioctl(), read(),
+ * mmap(); poll() reports EPOLLERR. The owner is unaffected. Without it, as in
+ * V2, every operation acts on the opener's address space whoever calls it.
+ */
+#define UMMUNOTIFY_FEATURE_OWNER_ONLY (1U << 3)
+
+/*
+ * Informational: /proc/<pid>/fdinfo/<fd> shows the ummunotify-* lines. The
+ * lines are always there; asking for the bit only tells whether they are.
+ */
+#define UMMUNOTIFY_FEATURE_FDINFO (1U << 4)
+
+#define UMMUNOTIFY_FEATURE_ALL (UMMUNOTIFY_FEATURE_MAPPING_ONLY | \
+				UMMUNOTIFY_FEATURE_STRICT | \
+				UMMUNOTIFY_FEATURE_LIMIT | \
+				UMMUNOTIFY_FEATURE_OWNER_ONLY | \
+				UMMUNOTIFY_FEATURE_FDINFO)
 
 #define UMMUNOTIFY_MAGIC 'U'
 

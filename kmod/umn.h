@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ummunotify: internal declarations shared by umn_main.c, umn_file.c and
+ * umn_reg.c.
+ *
+ * Locking, outermost first:
+ *   umn_file.mutex   serialises REGISTER, UNREGISTER, EXCHANGE_FEATURES and
+ *                    the dequeue/copy-out of read(); protects the cookie
+ *                    index, nregs, features and used. May be held while
+ *                    faulting on user memory (so it nests outside mmap_lock)
+ *                    and must never be taken under mmap_lock (mmap handler)
+ *                    nor in the notifier callback.
+ *   umn_file.lock    spinlock: the pending report list, each registration's
+ *                    report state, the counter, need_last, counted_seq,
+ *                    closing. Taken by the invalidate callback, which may run
+ *                    where sleeping is not allowed; never held across
+ *                    anything that sleeps or faults.
+ */
+#ifndef UMN_H
+#define UMN_H
+
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "ummunotify.h"
+
+/* Features this module implements. */
+#define UMN_FEATURES_SUPPORTED UMMUNOTIFY_FEATURE_ALL
+
+struct umn_file {
+	struct mm_struct *mm;		/* the opener's mm, mmgrab()bed */
+	struct page *counter_page;	/* mapped read-only by mmap() */
+	u64 *counter;			/* kernel address of the counter */
+
+	struct mutex mutex;
+	struct rb_root regs;		/* struct umn_reg by cookie */
+	unsigned long nregs;
+	u32 features;			/* written under mutex, read with READ_ONCE */
+	bool used;			/* features are frozen */
+
+	spinlock_t lock;
+	struct list_head pending;	/* struct umn_reg.report, FIFO */
+	unsigned long npending;
+	bool need_last;			/* a LAST is owed after the reports */
+	bool closing;			/* release() started: queue nothing */
+	unsigned long counted_seq;	/* notifier seq already counted, 0: none */
+
+	wait_queue_head_t wait;
+	struct fasync_struct *fasync;
+};
+
+struct umn_reg {
+	struct mmu_interval_notifier mni;
+	struct umn_file *uf;
+	struct rb_node node;		/* in uf->regs, under uf->mutex */
+	u64 start;
+	u64 end;			/* exclusive */
+	u64 cookie;
+
+	/* Under uf->lock: the one preallocated report. */
+	struct list_head report;	/* on uf->pending iff queued */
+	u64 hint_start;
+	u64 hint_end;
+	u32 flags;			/* UMMUNOTIFY_EVENT_FLAG_* */
+	bool dead;			/* being unregistered: queue nothing */
+};
+
+/* umn_main.c */
+extern unsigned long umn_max_registrations;
+extern atomic_long_t umn_live_registrations;
+extern struct kmem_cache *umn_reg_cache;
+extern const struct file_operations umn_fops;
+
+/* umn_reg.c */
+int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r);
+int umn_unregister(struct umn_file *uf, u64 cookie);
+void umn_unregister_all(struct umn_file *uf);
+
+static inline bool umn_readable(struct umn_file *uf)
+{
+	return READ_ONCE(uf->npending) || READ_ONCE(uf->need_last);
+}
+
+/* With OWNER_ONLY, calls from another address space fail. */
+static inline bool umn_foreign(struct umn_file *uf, struct mm_struct *mm)
+{
+	return (READ_ONCE(uf->features) & UMMUNOTIFY_FEATURE_OWNER_ONLY) &&
+	       mm != uf->mm;
+}
+
+#endif /* UMN_H */

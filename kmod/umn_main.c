@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ummunotify: module init/exit, module parameters and the misc device
+ * /dev/ummunotify (mode 0666: any user may watch their own address space).
+ */
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+
+#include "umn.h"
+
+unsigned long umn_max_registrations = 1UL << 20;
+module_param_named(max_registrations, umn_max_registrations, ulong, 0644);
+MODULE_PARM_DESC(max_registrations,
+		 "Per-file registration limit (ENOSPC with UMMUNOTIFY_FEATURE_LIMIT, else ENOMEM)");
+
+atomic_long_t umn_live_registrations = ATOMIC_LONG_INIT(0);
+
+static int umn_param_get_live(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&umn_live_registrations));
+}
+
+static int umn_param_set_readonly(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static const struct kernel_param_ops umn_live_ops = {
+	.set = umn_param_set_readonly,
+	.get = umn_param_get_live,
+};
+module_param_cb(registrations, &umn_live_ops, NULL, 0444);
+MODULE_PARM_DESC(registrations, "Registrations live in all files (read-only)");
+
+struct kmem_cache *umn_reg_cache;
+
+static struct miscdevice umn_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "ummunotify",
+	.fops = &umn_fops,
+	.mode = 0666,
+};
+
+static int __init umn_init(void)
+{
+	int ret;
+
+	umn_reg_cache = KMEM_CACHE(umn_reg, SLAB_ACCOUNT);
+	if (!umn_reg_cache)
+		return -ENOMEM;
+
+	ret = misc_register(&umn_misc);
+	if (ret)
+		goto err_cache;
+	return 0;
+
+err_cache:
+	kmem_cache_destroy(umn_reg_cache);
+	return ret;
+}
+
+static void __exit umn_exit(void)
+{
+	misc_deregister(&umn_misc);
+	/* Every file holds a module reference, so nothing can be live here. */
+	WARN_ON(atomic_long_read(&umn_live_registrations) != 0);
+	kmem_cache_destroy(umn_reg_cache);
+}
+
+module_init(umn_init);
+module_exit(umn_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Userspace notification of MMU invalidations (ummunotify V2 ABI)");
+MODULE_VERSION("0.1.0");
