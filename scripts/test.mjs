@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// npm test: the host group, then the VM group once per guest kernel (one boot
+// each: the module's C tests and the vitest vm project). Ends with one line
+// "N passed, M failed" summing every test that ran.
+//
+//   RDMA_REGCACHE_KERNELS="6.1 6.12"   guest kernels to test (default both)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const RESULTS = 'build/test-results';
+rmSync(RESULTS, { recursive: true, force: true });
+mkdirSync(RESULTS, { recursive: true });
+
+const kernels = (process.env.RDMA_REGCACHE_KERNELS ?? '6.1 6.12').split(/\s+/).filter(Boolean);
+const totals = { passed: 0, failed: 0 };
+const groups = [];
+
+function vitestCounts(file) {
+  if (!existsSync(file)) return undefined;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  return { passed: r.numPassedTests, failed: r.numFailedTests };
+}
+
+// "N passed, M failed" lines printed by the module's C test runner.
+function cCounts(output) {
+  const m = [...output.matchAll(/^(\d+) passed, (\d+) failed/gm)].at(-1);
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : undefined;
+}
+
+function run(name, cmd, args, countsOf) {
+  console.log(`\n### ${name}`);
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 30 });
+  process.stdout.write(r.stdout ?? '');
+  const counts = countsOf(r.stdout ?? '');
+  const ok = r.status === 0;
+  groups.push({ name, ok, status: r.status, seconds: (Date.now() - started) / 1000, counts });
+  for (const c of counts) {
+    totals.passed += c.passed;
+    totals.failed += c.failed;
+  }
+  // A group that failed without any test reporting a failure (crash, boot
+  // failure, kernel warning) still counts as one failure.
+  if (!ok && counts.every((c) => c.failed === 0)) totals.failed += 1;
+}
+
+run('host: vitest unit', 'npx', ['vitest', 'run', '--project', 'unit', '--reporter=default', '--reporter=json', `--outputFile.json=${RESULTS}/unit.json`],
+  () => [vitestCounts(`${RESULTS}/unit.json`) ?? { passed: 0, failed: 0 }]);
+
+for (const k of kernels) {
+  const json = `${RESULTS}/vm-${k}.json`;
+  run(`VM ${k}: module C tests + vitest vm`, 'node',
+    ['scripts/vm/run.mjs', '--kernel', k, `test/vm/guest-tests.sh --reporter=default --reporter=json --outputFile.json=${json}`],
+    (out) => [cCounts(out), vitestCounts(json)].filter(Boolean));
+}
+
+console.log('\n### summary');
+for (const g of groups) {
+  const c = g.counts.reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed }), { passed: 0, failed: 0 });
+  console.log(`${g.ok ? 'ok  ' : 'FAIL'} ${g.name}: ${c.passed} passed, ${c.failed} failed, ${g.seconds.toFixed(0)} s${g.ok ? '' : ` (exit ${g.status})`}`);
+}
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(groups.every((g) => g.ok) ? 0 : 1);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# PID 1 of the test VM, on the host's root over 9p. Brings up rxe0 and the
+# project's module, runs the job written by scripts/vm/run.mjs, leaves its
+# exit status and the kernel log in the job folder, and powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+power_off() {
+  sync
+  echo o >/proc/sysrq-trigger
+  sleep 10
+}
+
+fail_setup() {
+  echo "vm: guest set-up failed: $*" >&2
+  echo 125 >"$JOB/status" 2>/dev/null
+  dmesg >"$JOB/dmesg" 2>/dev/null
+  power_off
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+# Guest-private scratch: the host's /tmp and /run stay untouched.
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+hostname rdmavm
+
+JOB=
+for word in $(cat /proc/cmdline); do
+  case "$word" in rdmavm.job=*) JOB=${word#rdmavm.job=} ;; esac
+done
+[ -n "$JOB" ] && [ -f "$JOB/vm.env" ] || { echo "vm: no job on the kernel command line" >&2; power_off; }
+# KROOT (unpacked kernel), KO (our module for this kernel), PROJECT (project root)
+. "$JOB/vm.env"
+
+modprobe_guest() { modprobe -d "$KROOT" "$@"; }
+
+# rdma_rxe needs the crc32 algorithm registered first; in some series it is built in.
+modprobe_guest -q crc32_generic || true
+for m in veth rdma_rxe ib_uverbs rdma_ucm; do
+  modprobe_guest "$m" || fail_setup "modprobe $m"
+done
+insmod "$KO" || fail_setup "insmod $KO"
+[ -c /dev/ummunotify ] || fail_setup "/dev/ummunotify missing after insmod"
+
+# rdma_cm does not resolve routes on lo: rxe0 sits on one end of a veth pair.
+# 192.0.2.0/24 is the documentation range; with -nic none nothing leaves the guest.
+ip link set lo up
+ip link add veth0 type veth peer name veth1 || fail_setup "veth"
+ip addr add "$GUEST_IP/24" dev veth0
+ip link set veth0 up
+ip link set veth1 up
+rdma link add rxe0 type rxe netdev veth0 || fail_setup "rdma link add rxe0"
+
+ulimit -l unlimited
+export RDMA_REGCACHE_IN_VM=1 RDMA_REGCACHE_IP="$GUEST_IP" RDMA_REGCACHE_DEVICE=rxe0 UMMUNOTIFY_KO="$KO"
+echo "vm: ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s after boot)" >&2
+
+cd "$PROJECT"
+if [ "$HOST_TTY" = 1 ]; then
+  bash "$JOB/job.sh" </dev/null
+  echo $? >"$JOB/status"
+else
+  # Output goes to a log or CI: no terminal, so no colours or redraws.
+  bash "$JOB/job.sh" </dev/null 2>&1 | cat
+  echo "${PIPESTATUS[0]}" >"$JOB/status"
+fi
+dmesg >"$JOB/dmesg"
+power_off
