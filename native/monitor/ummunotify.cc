@@ -1,0 +1,156 @@
+// UmmunotifyMonitor: the client of /dev/ummunotify (DESIGN §3).
+//
+//   new UmmunotifyMonitor(features)   open read-only, EXCHANGE_FEATURES, map the counter page
+//   .features                         the feature bits the kernel granted
+//   .counter                          ArrayBuffer over the kernel's read-only counter page
+//   .watch(start, end, cookie)        UMMUNOTIFY_REGISTER_REGION
+//   .unwatch(cookie)                  UMMUNOTIFY_UNREGISTER_REGION
+//   .drain()                          read() every pending report (non-blocking):
+//                                     { events: [{cookie,start,end,hint}], counter: bigint | null }
+//                                     counter = the LAST event's value, null if none was read
+//   .close()                          close the file (idempotent)
+//
+// The counter page stays mapped until its ArrayBuffer is garbage collected, so
+// a Uint32Array over it never dangles, even after close().
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "addon.h"
+#include "errors.h"
+#include "monitor/common.h"
+#include "ummunotify.h"
+
+namespace regcache::monitor {
+namespace {
+
+class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UmmunotifyMonitor",
+                       {
+                           InstanceAccessor<&UmmunotifyMonitor::Features>("features"),
+                           InstanceAccessor<&UmmunotifyMonitor::Counter>("counter"),
+                           InstanceMethod<&UmmunotifyMonitor::Watch>("watch"),
+                           InstanceMethod<&UmmunotifyMonitor::Unwatch>("unwatch"),
+                           InstanceMethod<&UmmunotifyMonitor::Drain>("drain"),
+                           InstanceMethod<&UmmunotifyMonitor::Close>("close"),
+                       });
+  }
+
+  explicit UmmunotifyMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UmmunotifyMonitor>(info) {
+    Napi::Env env = info.Env();
+    uint32_t want = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+    fd_ = open(UMMUNOTIFY_DEVICE, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd_ < 0) ThrowErrno(env, errno, "open", UMMUNOTIFY_DEVICE);
+    __u32 features = want;
+    if (ioctl(fd_, UMMUNOTIFY_EXCHANGE_FEATURES, &features) < 0) {
+      int err = errno;
+      Shut();
+      ThrowErrno(env, err, "ioctl", "UMMUNOTIFY_EXCHANGE_FEATURES");
+    }
+    features_ = features;
+    long page = sysconf(_SC_PAGESIZE);
+    void* p = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      Shut();
+      ThrowErrno(env, err, "mmap", "ummunotify counter page");
+    }
+    // The finalizer unmaps: the mapping outlives the file and this object.
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, p, page, [](Napi::Env, void* data, long* len) { munmap(data, *len); delete len; }, new long(page));
+    counter_ = Napi::Persistent(ab);
+  }
+
+  ~UmmunotifyMonitor() override { Shut(); }
+
+ private:
+  void Shut() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+  int Fd(Napi::Env env) {
+    if (fd_ < 0) ThrowErrno(env, EBADF, "ummunotify", "monitor is closed");
+    return fd_;
+  }
+
+  Napi::Value Features(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), features_); }
+  Napi::Value Counter(const Napi::CallbackInfo& info) { return counter_.Value(); }
+
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ummunotify_register_ioctl r{};
+    r.start = U64Arg(info, 0, "start");
+    r.end = U64Arg(info, 1, "end");
+    r.user_cookie = U64Arg(info, 2, "cookie");
+    if (ioctl(Fd(env), UMMUNOTIFY_REGISTER_REGION, &r) < 0) ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_REGISTER_REGION");
+    return env.Undefined();
+  }
+
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    __u64 cookie = U64Arg(info, 0, "cookie");
+    if (ioctl(Fd(env), UMMUNOTIFY_UNREGISTER_REGION, &cookie) < 0)
+      ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_UNREGISTER_REGION");
+    return env.Undefined();
+  }
+
+  // Reads until the LAST event (the list is empty at that moment) or EAGAIN.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = Fd(env);
+    Napi::Array events = Napi::Array::New(env);
+    Napi::Value counter = env.Null();
+    uint32_t n = 0;
+    ummunotify_event buf[64];
+    for (bool last = false; !last;) {
+      ssize_t got = read(fd, buf, sizeof buf);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) break;
+        ThrowErrno(env, errno, "read", UMMUNOTIFY_DEVICE);
+      }
+      if (got == 0) break;
+      size_t count = static_cast<size_t>(got) / sizeof(ummunotify_event);
+      for (size_t i = 0; i < count; ++i) {
+        const ummunotify_event& e = buf[i];
+        if (e.type == UMMUNOTIFY_EVENT_TYPE_LAST) {
+          counter = Napi::BigInt::New(env, static_cast<uint64_t>(e.user_cookie_counter));
+          last = true;  // the kernel sends LAST only once its list is empty
+        } else if (e.type == UMMUNOTIFY_EVENT_TYPE_INVAL) {
+          events.Set(n++, EventObject(env, e.user_cookie_counter, e.hint_start, e.hint_end,
+                                      (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0));
+        }
+      }
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("events", events);
+    out.Set("counter", counter);
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shut();
+    return info.Env().Undefined();
+  }
+
+  int fd_ = -1;
+  uint32_t features_ = 0;
+  Napi::Reference<Napi::ArrayBuffer> counter_;
+};
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("UmmunotifyMonitor", UmmunotifyMonitor::Define(env));
+  exports.Set("UMMUNOTIFY_FEATURE_MAPPING_ONLY", Napi::Number::New(env, UMMUNOTIFY_FEATURE_MAPPING_ONLY));
+}
+
+Registrar registrar(Init);
+
+}  // namespace
+}  // namespace regcache::monitor

@@ -1,0 +1,197 @@
+// `testing`: raw memory-map operations for tests of the monitor and the cache.
+//
+// Tests need to change the process's mappings in exactly the ways the kernel
+// module must notice (munmap, mremap, madvise, MAP_FIXED, shmdt, brk, fork),
+// which JavaScript cannot do by itself. Each function is a thin wrapper over one
+// system call; failures throw RdmaError with the call's errno. Addresses are
+// bigints. Not part of the public API.
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "addon.h"
+#include "errors.h"
+
+namespace regcache {
+namespace {
+
+uint64_t ArgAddress(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info[i].IsBigInt()) {
+    bool lossless = true;
+    uint64_t v = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(info.Env(), std::string(what) + " out of range");
+    return v;
+  }
+  if (info[i].IsNumber()) {
+    double d = info[i].As<Napi::Number>().DoubleValue();
+    if (d < 0 || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(info.Env(), std::string(what) + " must be a non-negative integer");
+    return static_cast<uint64_t>(d);
+  }
+  throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a bigint or a number");
+}
+
+int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t dflt) {
+  if (info[i].IsUndefined()) return dflt;
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().Int64Value();
+}
+
+Napi::Value Big(Napi::Env env, const void* p) {
+  return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
+
+void* Ptr(uint64_t a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
+
+// mmap(length, prot?, flags?, address?) -> address. Defaults: read/write,
+// private anonymous; an address adds no flag by itself (pass MAP_FIXED).
+Napi::Value Mmap(const Napi::CallbackInfo& info) {
+  size_t len = ArgAddress(info, 0, "length");
+  int prot = static_cast<int>(ArgInt(info, 1, "prot", PROT_READ | PROT_WRITE));
+  int flags = static_cast<int>(ArgInt(info, 2, "flags", MAP_PRIVATE | MAP_ANONYMOUS));
+  void* hint = info[3].IsUndefined() ? nullptr : Ptr(ArgAddress(info, 3, "address"));
+  void* p = mmap(hint, len, prot, flags, -1, 0);
+  if (p == MAP_FAILED) ThrowErrno(info.Env(), errno, "mmap");
+  return Big(info.Env(), p);
+}
+
+Napi::Value Munmap(const Napi::CallbackInfo& info) {
+  if (munmap(Ptr(ArgAddress(info, 0, "address")), ArgAddress(info, 1, "length")))
+    ThrowErrno(info.Env(), errno, "munmap");
+  return info.Env().Undefined();
+}
+
+// mremap(address, oldLength, newLength, flags?, newAddress?) -> new address.
+Napi::Value Mremap(const Napi::CallbackInfo& info) {
+  void* old = Ptr(ArgAddress(info, 0, "address"));
+  size_t oldLen = ArgAddress(info, 1, "oldLength");
+  size_t newLen = ArgAddress(info, 2, "newLength");
+  int flags = static_cast<int>(ArgInt(info, 3, "flags", 0));
+  void* p = info[4].IsUndefined() ? mremap(old, oldLen, newLen, flags)
+                                  : mremap(old, oldLen, newLen, flags, Ptr(ArgAddress(info, 4, "newAddress")));
+  if (p == MAP_FAILED) ThrowErrno(info.Env(), errno, "mremap");
+  return Big(info.Env(), p);
+}
+
+Napi::Value Madvise(const Napi::CallbackInfo& info) {
+  if (madvise(Ptr(ArgAddress(info, 0, "address")), ArgAddress(info, 1, "length"),
+              static_cast<int>(ArgInt(info, 2, "advice", MADV_DONTNEED))))
+    ThrowErrno(info.Env(), errno, "madvise");
+  return info.Env().Undefined();
+}
+
+Napi::Value Mprotect(const Napi::CallbackInfo& info) {
+  if (mprotect(Ptr(ArgAddress(info, 0, "address")), ArgAddress(info, 1, "length"),
+               static_cast<int>(ArgInt(info, 2, "prot", PROT_READ | PROT_WRITE))))
+    ThrowErrno(info.Env(), errno, "mprotect");
+  return info.Env().Undefined();
+}
+
+// shmAttach(length, address?) -> address: a private System V segment, already
+// marked for removal so it disappears with its last detach.
+Napi::Value ShmAttach(const Napi::CallbackInfo& info) {
+  size_t len = ArgAddress(info, 0, "length");
+  void* at = info[1].IsUndefined() ? nullptr : Ptr(ArgAddress(info, 1, "address"));
+  int id = shmget(IPC_PRIVATE, len, IPC_CREAT | 0600);
+  if (id < 0) ThrowErrno(info.Env(), errno, "shmget");
+  void* p = shmat(id, at, 0);
+  int err = errno;
+  shmctl(id, IPC_RMID, nullptr);
+  if (p == reinterpret_cast<void*>(-1)) ThrowErrno(info.Env(), err, "shmat");
+  return Big(info.Env(), p);
+}
+
+Napi::Value ShmDetach(const Napi::CallbackInfo& info) {
+  if (shmdt(Ptr(ArgAddress(info, 0, "address")))) ThrowErrno(info.Env(), errno, "shmdt");
+  return info.Env().Undefined();
+}
+
+// sbrk(increment) -> the previous program break.
+Napi::Value Sbrk(const Napi::CallbackInfo& info) {
+  int64_t inc = ArgInt(info, 0, "increment", 0);
+  void* p = sbrk(static_cast<intptr_t>(inc));
+  if (p == reinterpret_cast<void*>(-1)) ThrowErrno(info.Env(), errno, "sbrk");
+  return Big(info.Env(), p);
+}
+
+// wrap(address, length) -> an ArrayBuffer over raw memory, owned by nobody: it
+// dangles once the memory is unmapped, so tests must drop it first.
+Napi::Value Wrap(const Napi::CallbackInfo& info) {
+  void* p = Ptr(ArgAddress(info, 0, "address"));
+  size_t len = ArgAddress(info, 1, "length");
+  return Napi::ArrayBuffer::New(info.Env(), p, len);
+}
+
+// fork(mode): 'exit' -> the child calls _exit(0) at once (nothing of Node runs
+// in it); 'return' -> the child returns 0 to JavaScript and must finish with
+// exit(); the parent gets the child's pid either way.
+Napi::Value Fork(const Napi::CallbackInfo& info) {
+  std::string mode = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "exit";
+  if (mode != "exit" && mode != "return") throw Napi::RangeError::New(info.Env(), "mode must be 'exit' or 'return'");
+  pid_t pid = fork();
+  if (pid < 0) ThrowErrno(info.Env(), errno, "fork");
+  if (pid == 0 && mode == "exit") _exit(0);
+  return Napi::Number::New(info.Env(), pid);
+}
+
+// waitpid(pid) -> exit status (128 + signal for a signalled child).
+Napi::Value Waitpid(const Napi::CallbackInfo& info) {
+  pid_t pid = static_cast<pid_t>(ArgInt(info, 0, "pid", -1));
+  int status = 0;
+  pid_t r;
+  do r = waitpid(pid, &status, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(info.Env(), errno, "waitpid");
+  return Napi::Number::New(info.Env(), WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+// exit(code): _exit, for a child created with fork('return').
+Napi::Value Exit(const Napi::CallbackInfo& info) { _exit(static_cast<int>(ArgInt(info, 0, "code", 0))); }
+
+Napi::Value Getpid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getpid()); }
+
+void Init(Napi::Env env, Napi::Object exports) {
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
+  t.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
+  t.Set("mremap", Napi::Function::New(env, Mremap, "mremap"));
+  t.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
+  t.Set("mprotect", Napi::Function::New(env, Mprotect, "mprotect"));
+  t.Set("shmAttach", Napi::Function::New(env, ShmAttach, "shmAttach"));
+  t.Set("shmDetach", Napi::Function::New(env, ShmDetach, "shmDetach"));
+  t.Set("sbrk", Napi::Function::New(env, Sbrk, "sbrk"));
+  t.Set("wrap", Napi::Function::New(env, Wrap, "wrap"));
+  t.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  t.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
+  t.Set("exit", Napi::Function::New(env, Exit, "exit"));
+  t.Set("getpid", Napi::Function::New(env, Getpid, "getpid"));
+
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("pageSize", static_cast<double>(sysconf(_SC_PAGESIZE)));
+  c.Set("PROT_NONE", PROT_NONE);
+  c.Set("PROT_READ", PROT_READ);
+  c.Set("PROT_WRITE", PROT_WRITE);
+  c.Set("MAP_SHARED", MAP_SHARED);
+  c.Set("MAP_PRIVATE", MAP_PRIVATE);
+  c.Set("MAP_ANONYMOUS", MAP_ANONYMOUS);
+  c.Set("MAP_FIXED", MAP_FIXED);
+  c.Set("MAP_FIXED_NOREPLACE", MAP_FIXED_NOREPLACE);
+  c.Set("MAP_POPULATE", MAP_POPULATE);
+  c.Set("MREMAP_MAYMOVE", MREMAP_MAYMOVE);
+  c.Set("MREMAP_FIXED", MREMAP_FIXED);
+  c.Set("MADV_DONTNEED", MADV_DONTNEED);
+  c.Set("MADV_FREE", MADV_FREE);
+  c.Set("MADV_REMOVE", MADV_REMOVE);
+  t.Set("constants", c);
+  exports.Set("testing", t);
+}
+
+Registrar registrar(Init);
+
+}  // namespace
+}  // namespace regcache
