@@ -1,0 +1,73 @@
+// CmId: one rdma_cm identifier with its own event channel (watched by libuv)
+// and, once connected, its RC queue pair. Listening ids hand each connection
+// request to JavaScript as an External that a new CmId adopts (the id moves to
+// its own channel), so every connection is independent of its listener.
+#pragma once
+#include <infiniband/verbs.h>
+#include <napi.h>
+#include <rdma/rdma_cma.h>
+
+#include <memory>
+
+#include "verbs/common.h"
+#include "verbs/watcher.h"
+
+namespace regcache::verbs {
+
+class CompletionQueue;
+
+class CmId : public Napi::ObjectWrap<CmId>, public TeardownHook {
+ public:
+  static const napi_type_tag kTag;
+  static Napi::Function Define(Napi::Env env);
+
+  // (onEvent) creates a fresh id; (onEvent, request) adopts a connection request.
+  explicit CmId(const Napi::CallbackInfo& info);
+  ~CmId() override { Release(); }
+
+ private:
+  void Release() override;
+  void DestroyQp();
+  rdma_cm_id* Id(Napi::Env env) const {
+    if (!id_) ThrowClosed(env, "connection");
+    return id_;
+  }
+  ibv_qp* Qp(Napi::Env env) const {
+    if (!id_ || !id_->qp) ThrowClosed(env, "QueuePair");
+    return id_->qp;
+  }
+  static void OnReadable(void* self);
+
+  Napi::Value Bind(const Napi::CallbackInfo& info);
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value ResolveAddr(const Napi::CallbackInfo& info);
+  Napi::Value ResolveRoute(const Napi::CallbackInfo& info);
+  Napi::Value CreateQp(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Accept(const Napi::CallbackInfo& info);
+  Napi::Value Reject(const Napi::CallbackInfo& info);
+  Napi::Value Disconnect(const Napi::CallbackInfo& info);
+  Napi::Value PostSend(const Napi::CallbackInfo& info);
+  Napi::Value PostRecv(const Napi::CallbackInfo& info);
+  Napi::Value QpState(const Napi::CallbackInfo& info);
+  Napi::Value DestroyQpMethod(const Napi::CallbackInfo& info);
+  Napi::Value Addresses(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+
+  napi_env env_;
+  rdma_event_channel* channel_ = nullptr;
+  rdma_cm_id* id_ = nullptr;
+  std::unique_ptr<FdWatcher> watcher_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+  Napi::FunctionReference onEvent_;
+
+  // Set while the queue pair exists.
+  CompletionQueue* sendCq_ = nullptr;
+  CompletionQueue* recvCq_ = nullptr;
+  Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_;
+  uint32_t maxInline_ = 0;
+};
+
+}  // namespace regcache::verbs
