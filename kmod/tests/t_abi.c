@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The V2 ABI: layouts, the basic flow, HINT rules, read/poll/mmap/SIGIO. */
+#include "umn_test.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+
+TEST(layout_and_numbers)
+{
+	/* Binary compatibility with programs built against the V2 header. */
+	CHECK_EQ(sizeof(struct ummunotify_event), 32);
+	CHECK_EQ(sizeof(struct ummunotify_register_ioctl), 32);
+	CHECK_EQ(UMMUNOTIFY_EXCHANGE_FEATURES, 0xc0045501u);
+	CHECK_EQ(UMMUNOTIFY_REGISTER_REGION, 0x40205502u);
+	CHECK_EQ(UMMUNOTIFY_UNREGISTER_REGION, 0x40085503u);
+	CHECK_EQ(UMMUNOTIFY_EVENT_TYPE_INVAL, 0);
+	CHECK_EQ(UMMUNOTIFY_EVENT_TYPE_LAST, 1);
+	CHECK_EQ(UMMUNOTIFY_EVENT_FLAG_HINT, 1);
+	CHECK_EQ(UMMUNOTIFY_FEATURE_MAPPING_ONLY, 1);
+}
+
+TEST(v2_flow)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(3 * pg, 1);
+	struct ummunotify_event ev[8];
+	__u64 c0;
+	int n;
+
+	CHECK_EQ(*ctr, 0);
+	CHECK_OK(umn_reg(fd, p, 3 * pg, 0x1234));
+	c0 = *ctr;
+	CHECK_OK(munmap(p + pg, pg));
+	CHECK_EQ(*ctr, c0 + 1);
+
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].type, UMMUNOTIFY_EVENT_TYPE_INVAL);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p + pg);
+	CHECK_EQ(ev[0].hint_end, (uintptr_t)p + 2 * pg);
+	CHECK_EQ(ev[0].user_cookie_counter, 0x1234);
+	CHECK_EQ(ev[1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	CHECK_EQ(ev[1].flags, 0);
+	CHECK_EQ(ev[1].user_cookie_counter, *ctr);
+	CHECK_EQ(ev[1].user_cookie_counter, c0 + 1);
+
+	/* Nothing more to read. */
+	CHECK_EQ(umn_drain(fd, ev, 8, 0), 0);
+
+	CHECK_OK(umn_unreg(fd, 0x1234));
+	CHECK_OK(munmap(p, pg));
+	CHECK_OK(munmap(p + 2 * pg, pg));
+	CHECK_EQ(*ctr, c0 + 1);
+	CHECK_EQ(umn_drain(fd, ev, 8, 0), 0);
+	close(fd);
+}
+
+TEST(hint_cleared_on_second_hit)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(4 * pg, 1);
+	struct ummunotify_event ev[8];
+	int n;
+
+	CHECK_OK(umn_reg(fd, p, 4 * pg, 7));
+	CHECK_OK(munmap(p, pg));
+	CHECK_OK(munmap(p + 3 * pg, pg));
+	CHECK_EQ(*ctr, 2);
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 7);
+	CHECK_EQ(ev[0].flags, 0);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p);
+	CHECK_EQ(ev[0].hint_end, (uintptr_t)p + 4 * pg);
+	CHECK_EQ(ev[1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	CHECK_EQ(ev[1].user_cookie_counter, 2);
+
+	/* After the read, the next hit has a HINT again. */
+	CHECK_OK(munmap(p + 2 * pg, pg));
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p + 2 * pg);
+	CHECK_EQ(ev[0].hint_end, (uintptr_t)p + 3 * pg);
+	CHECK_EQ(ev[1].user_cookie_counter, 3);
+	close(fd);
+}
+
+TEST(hint_clipped_to_registration)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	char *p = map_anon(4 * pg, 1);
+	struct ummunotify_event ev[8];
+	int n;
+
+	/* Not page aligned on purpose. */
+	CHECK_OK(umn_reg(fd, p + pg + 100, pg, 9));
+	CHECK_OK(munmap(p, 4 * pg));
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p + pg + 100);
+	CHECK_EQ(ev[0].hint_end, (uintptr_t)p + 2 * pg + 100);
+	close(fd);
+}
+
+TEST(overlapping_registrations)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(4 * pg, 1);
+	struct ummunotify_event ev[8];
+	int n, i, seen = 0;
+
+	CHECK_OK(umn_reg(fd, p, 4 * pg, 1));
+	CHECK_OK(umn_reg(fd, p, 4 * pg, 2));	/* identical range */
+	CHECK_OK(umn_reg(fd, p + pg, 2 * pg, 3));
+	CHECK_OK(umn_reg(fd, p + 3 * pg, pg, 4));	/* not hit */
+	CHECK_OK(munmap(p + pg, pg));
+	/* One invalidation: one increment, however many registrations hit. */
+	CHECK_EQ(*ctr, 1);
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE_EQ(n, 4);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(ev[i].type, UMMUNOTIFY_EVENT_TYPE_INVAL);
+		CHECK_EQ(ev[i].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+		CHECK_EQ(ev[i].hint_start, (uintptr_t)p + pg);
+		CHECK_EQ(ev[i].hint_end, (uintptr_t)p + 2 * pg);
+		if (ev[i].user_cookie_counter >= 1 && ev[i].user_cookie_counter <= 3)
+			seen |= 1 << ev[i].user_cookie_counter;
+	}
+	CHECK_EQ(seen, 0xe);
+	CHECK_EQ(ev[3].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(fd);
+}
+
+TEST(duplicate_cookie)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	char *p = map_anon(2 * pg, 0);
+
+	CHECK_OK(umn_reg(fd, p, pg, 42));
+	CHECK_ERR(umn_reg(fd, p + pg, pg, 42), EINVAL);
+	CHECK_ERR(umn_reg(fd, p, pg, 42), EINVAL);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 1);
+	/* Free again after unregistering. */
+	CHECK_OK(umn_unreg(fd, 42));
+	CHECK_OK(umn_reg(fd, p + pg, pg, 42));
+	CHECK_ERR(umn_unreg(fd, 43), EINVAL);
+	close(fd);
+}
+
+TEST(exchange_features_rules)
+{
+	size_t pg = pgsz();
+	char *p = map_anon(pg, 0);
+	int fd = umn_open(0, 0);
+	struct ummunotify_event ev;
+	__u32 f;
+
+	/* Supported subset comes back; may be repeated before use. */
+	f = ~0u;
+	CHECK_OK(ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &f));
+	CHECK_EQ(f, UMMUNOTIFY_FEATURE_ALL);
+	f = UMMUNOTIFY_FEATURE_MAPPING_ONLY | (1u << 31);
+	CHECK_OK(ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &f));
+	CHECK_EQ(f, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-features"), UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, NULL), EFAULT);
+
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	f = 0;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &f), EINVAL);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-features"), UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	close(fd);
+
+	/* A read counts as use too. */
+	fd = umn_open(O_NONBLOCK, 0);
+	CHECK_ERR(read(fd, &ev, sizeof(ev)), EAGAIN);
+	f = UMMUNOTIFY_FEATURE_MAPPING_ONLY;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &f), EINVAL);
+	close(fd);
+}
+
+TEST(open_for_write_refused)
+{
+	int fd = open(UMMUNOTIFY_DEVICE, O_RDONLY);
+
+	if (fd < 0 && errno == ENOENT)
+		SKIP("no device");
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_ERR(open(UMMUNOTIFY_DEVICE, O_RDWR), EINVAL);
+	CHECK_ERR(open(UMMUNOTIFY_DEVICE, O_WRONLY), EINVAL);
+}
+
+TEST(mmap_rules)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, 0);
+	void *p;
+
+	CHECK_ERR(mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0), EINVAL);
+	CHECK_ERR(mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, (off_t)pg), EINVAL);
+	CHECK_ERR(mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), EACCES);
+	CHECK_ERR(mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), EPERM);
+
+	p = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 0);
+	REQUIRE(p != MAP_FAILED);
+	CHECK_EQ(*(volatile __u64 *)p, 0);
+	CHECK_ERR(mprotect(p, pg, PROT_READ | PROT_WRITE), EACCES);
+	/* Cannot be grown either. */
+	CHECK(mremap(p, pg, 2 * pg, 0) == MAP_FAILED);
+	CHECK_OK(munmap(p, pg));
+
+	p = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
+	REQUIRE(p != MAP_FAILED);
+	CHECK_ERR(mprotect(p, pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_OK(munmap(p, pg));
+	close(fd);
+}
+
+TEST(nonblocking_read_and_poll)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, 0);
+	char *p = map_anon(2 * pg, 1);
+	struct ummunotify_event ev[4];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	CHECK_ERR(read(fd, ev, sizeof(ev)), EAGAIN);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	CHECK_OK(umn_reg(fd, p, 2 * pg, 5));
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	CHECK_ERR(read(fd, ev, sizeof(ev)), EAGAIN);
+
+	CHECK_OK(munmap(p, pg));
+	CHECK_EQ(poll(&pfd, 1, 0), 1);
+	CHECK_EQ(pfd.revents, POLLIN);
+
+	/* Too small a buffer. */
+	CHECK_ERR(read(fd, ev, sizeof(ev[0]) - 1), EINVAL);
+
+	/* One event per read when the buffer holds one: LAST comes next. */
+	CHECK_EQ(read(fd, ev, sizeof(ev[0])), sizeof(ev[0]));
+	CHECK_EQ(ev[0].type, UMMUNOTIFY_EVENT_TYPE_INVAL);
+	CHECK_EQ(poll(&pfd, 1, 0), 1);
+	CHECK_EQ(read(fd, ev, sizeof(ev[0]) + 7), sizeof(ev[0]));
+	CHECK_EQ(ev[0].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	CHECK_EQ(ev[0].user_cookie_counter, 1);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	CHECK_ERR(read(fd, ev, sizeof(ev)), EAGAIN);
+	close(fd);
+}
+
+struct blocker {
+	int fd;
+	ssize_t r;
+	struct ummunotify_event ev[4];
+};
+
+static void *blocking_reader(void *arg)
+{
+	struct blocker *b = arg;
+
+	b->r = read(b->fd, b->ev, sizeof(b->ev));
+	return NULL;
+}
+
+TEST(blocking_read_wakes)
+{
+	size_t pg = pgsz();
+	struct blocker b = { .fd = umn_open(0, 0) };
+	char *p = map_anon(pg, 1);
+	pthread_t t;
+
+	CHECK_OK(umn_reg(b.fd, p, pg, 77));
+	REQUIRE(pthread_create(&t, NULL, blocking_reader, &b) == 0);
+	usleep(200 * 1000);
+	CHECK_OK(munmap(p, pg));
+	REQUIRE(pthread_join(t, NULL) == 0);
+	CHECK_EQ(b.r, 2 * sizeof(b.ev[0]));
+	CHECK_EQ(b.ev[0].user_cookie_counter, 77);
+	CHECK_EQ(b.ev[1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(b.fd);
+}
+
+static volatile sig_atomic_t sigio_count;
+
+static void on_sigio(int sig)
+{
+	(void)sig;
+	sigio_count++;
+}
+
+TEST(epoll_and_sigio)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, 0);
+	char *p = map_anon(pg, 1);
+	struct sigaction sa;
+	struct ummunotify_event ev[4];
+	struct epoll_event ee = { .events = EPOLLIN }, out;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	REQUIRE(ep >= 0);
+	REQUIRE(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ee) == 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigio;
+	REQUIRE(sigaction(SIGIO, &sa, NULL) == 0);
+	CHECK_OK(fcntl(fd, F_SETOWN, getpid()));
+	CHECK_OK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC));
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	CHECK_EQ(epoll_wait(ep, &out, 1, 0), 0);
+	sigio_count = 0;
+	CHECK_OK(munmap(p, pg));
+	/* Delivered on the way back from munmap. */
+	CHECK(sigio_count >= 1);
+	CHECK_EQ(epoll_wait(ep, &out, 1, 1000), 1);
+	CHECK_EQ(out.events, EPOLLIN);
+	CHECK_EQ(umn_drain(fd, ev, 4, 0), 2);
+	CHECK_EQ(epoll_wait(ep, &out, 1, 0), 0);
+	close(ep);
+	close(fd);
+}
+
+TEST(unregister_discards_pending)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, 0);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(2 * pg, 1);
+	struct ummunotify_event ev[4];
+	int n;
+
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	CHECK_OK(umn_reg(fd, p + pg, pg, 2));
+	CHECK_OK(munmap(p, 2 * pg));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 2);
+	CHECK_OK(umn_unreg(fd, 1));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 1);
+	n = umn_drain(fd, ev, 4, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 2);
+	CHECK_EQ(ev[1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	CHECK_EQ(ev[1].user_cookie_counter, *ctr);
+
+	/* Unregistering the only pending one: the LAST still comes. */
+	p = map_anon(pg, 1);
+	CHECK_OK(umn_reg(fd, p, pg, 3));
+	CHECK_OK(munmap(p, pg));
+	CHECK_OK(umn_unreg(fd, 3));
+	n = umn_drain(fd, ev, 4, 0);
+	REQUIRE_EQ(n, 1);
+	CHECK_EQ(ev[0].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(fd);
+}
+
+TEST(read_efault_loses_nothing)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, 0);
+	char *p = map_anon(3 * pg, 1);
+	char *buf = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ummunotify_event ev[4], *edge;
+	int n;
+
+	REQUIRE(buf != MAP_FAILED);
+	CHECK_OK(mprotect(buf + pg, pg, PROT_NONE));
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	CHECK_OK(umn_reg(fd, p + pg, pg, 2));
+	CHECK_OK(umn_reg(fd, p + 2 * pg, pg, 3));
+	CHECK_OK(munmap(p, 3 * pg));
+
+	CHECK_ERR(syscall(SYS_read, fd, NULL, sizeof(ev)), EFAULT);
+	CHECK_ERR(read(fd, buf + pg, sizeof(ev)), EFAULT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 3);
+
+	/* Room for one event before the hole: one is delivered, two stay. */
+	edge = (struct ummunotify_event *)(buf + pg) - 1;
+	CHECK_EQ(read(fd, edge, 3 * sizeof(*edge)), sizeof(*edge));
+	CHECK_EQ(edge->user_cookie_counter, 1);
+	CHECK_EQ(edge->flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+
+	n = umn_drain(fd, ev, 4, 0);
+	REQUIRE_EQ(n, 3);
+	CHECK_EQ(ev[0].user_cookie_counter, 2);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p + pg);
+	CHECK_EQ(ev[1].user_cookie_counter, 3);
+	CHECK_EQ(ev[2].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(fd);
+}
+
+TEST(strict_validation)
+{
+	size_t pg = pgsz();
+	char *p = map_anon(pg, 0);
+	struct ummunotify_register_ioctl r = {
+		.start = (uintptr_t)p, .end = (uintptr_t)p + pg, .user_cookie = 1,
+	};
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_STRICT);
+
+	r.flags = 1;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	r.flags = 0;
+	r.reserved = 1;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	r.reserved = 0;
+	r.end = 1ULL << 63;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	r.end = r.start;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	r.end = r.start - 1;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	r.end = (uintptr_t)p + pg;
+	CHECK_OK(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r));
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, NULL), EFAULT);
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_UNREGISTER_REGION, (void *)8), EFAULT);
+	CHECK_ERR(ioctl(fd, _IO('U', 9)), ENOTTY);
+	CHECK_ERR(ioctl(fd, _IOW('U', 2, __u64), &r), ENOTTY);
+	close(fd);
+
+	/* V2 default: flags/reserved ignored, any end accepted, empty refused. */
+	fd = umn_open(0, 0);
+	r.flags = 1;
+	r.reserved = 1;
+	CHECK_OK(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r));
+	r.user_cookie = 2;
+	r.end = ~0ULL;
+	CHECK_OK(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r));
+	r.user_cookie = 3;
+	r.end = r.start;
+	CHECK_ERR(ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r), EINVAL);
+	close(fd);
+}
+
+TEST(fdinfo_lines)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_FDINFO | UMMUNOTIFY_FEATURE_LIMIT);
+	char *p = map_anon(2 * pg, 1);
+
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-features"),
+		 UMMUNOTIFY_FEATURE_FDINFO | UMMUNOTIFY_FEATURE_LIMIT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 0);
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	CHECK_OK(umn_reg(fd, p + pg, pg, 2));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 2);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 0);
+	CHECK_OK(munmap(p, pg));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 1);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-counter"), 1);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-mm-alive"), 1);
+	close(fd);
+}
+
+TF_MAIN(TF_CASE(layout_and_numbers), TF_CASE(v2_flow),
+	TF_CASE(hint_cleared_on_second_hit), TF_CASE(hint_clipped_to_registration),
+	TF_CASE(overlapping_registrations), TF_CASE(duplicate_cookie),
+	TF_CASE(exchange_features_rules), TF_CASE(open_for_write_refused),
+	TF_CASE(mmap_rules), TF_CASE(nonblocking_read_and_poll),
+	TF_CASE(blocking_read_wakes), TF_CASE(epoll_and_sigio),
+	TF_CASE(unregister_discards_pending), TF_CASE(read_efault_loses_nothing),
+	TF_CASE(strict_validation), TF_CASE(fdinfo_lines))
