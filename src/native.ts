@@ -31,9 +31,244 @@ export interface DeviceInfo {
   ports: PortInfo[];
 }
 
-export interface NativeAddon {
+/** One invalidation report of a monitor backend (see MemoryMonitor.drain). */
+export interface NativeMonitorEvent {
+  cookie: bigint;
+  start: bigint;
+  end: bigint;
+  hint: boolean;
+}
+
+/** What a backend's drain() returns: the reports and the counter they bring it up to (null: unknown yet). */
+export interface NativeDrain {
+  events: NativeMonitorEvent[];
+  counter: bigint | null;
+}
+
+/** The shape both native monitor backends share (native/monitor/). */
+export interface NativeMonitor {
+  /** The shared page; a 64-bit generation at offset 0. Never written from JavaScript. */
+  readonly counter: ArrayBuffer;
+  watch(start: bigint, end: bigint, cookie: bigint): void;
+  unwatch(cookie: bigint): void;
+  drain(): NativeDrain;
+  close(): void;
+}
+
+/** Client of /dev/ummunotify (native/monitor/ummunotify.cc). */
+export interface NativeUmmunotifyMonitor extends NativeMonitor {
+  /** Feature bits the kernel granted in EXCHANGE_FEATURES. */
+  readonly features: number;
+}
+
+/** The userfaultfd watcher (native/monitor/userfaultfd.cc). */
+export interface NativeUserfaultfdMonitor extends NativeMonitor {
+  readonly mode: 'wp' | 'missing';
+  readonly userModeOnly: boolean;
+}
+
+/** Raw memory-map system calls for tests (native/testing/testing.cc). Not public API. */
+export interface NativeTesting {
+  mmap(length: bigint | number, prot?: number, flags?: number, address?: bigint): bigint;
+  munmap(address: bigint, length: bigint | number): void;
+  mremap(address: bigint, oldLength: bigint | number, newLength: bigint | number, flags?: number, newAddress?: bigint): bigint;
+  madvise(address: bigint, length: bigint | number, advice?: number): void;
+  mprotect(address: bigint, length: bigint | number, prot?: number): void;
+  shmAttach(length: bigint | number, address?: bigint): bigint;
+  shmDetach(address: bigint): void;
+  sbrk(increment: number): bigint;
+  /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
+  wrap(address: bigint, length: bigint | number): ArrayBuffer;
+  /** 'exit': the child _exit(0)s at once; 'return': the child returns 0 here. */
+  fork(mode?: 'exit' | 'return'): number;
+  waitpid(pid: number): number;
+  exit(code?: number): never;
+  getpid(): number;
+  readonly constants: Readonly<Record<
+    | 'pageSize' | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS'
+    | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_POPULATE' | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED'
+    | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE',
+    number
+  >>;
+}
+
+// ---- verbs binding (native/verbs) ----
+
+/** Device limits from ibv_query_device. */
+export interface DeviceAttributes {
+  firmware: string;
+  maxMrSize: bigint;
+  maxQp: number;
+  maxQpWr: number;
+  maxSge: number;
+  maxCq: number;
+  maxCqe: number;
+  maxMr: number;
+  maxPd: number;
+  /** Incoming RDMA READs a QP can serve at once. */
+  maxQpRdAtom: number;
+  /** Outgoing RDMA READs a QP can have in flight. */
+  maxQpInitRdAtom: number;
+  physPortCnt: number;
+}
+
+/** One port's attributes from ibv_query_port. */
+export interface PortAttributes extends PortInfo {
+  maxMtu: number;
+  gidTableLength: number;
+  maxMsgSize: number;
+}
+
+/** ibv_access_flags values, as the installed C headers define them. */
+export interface AccessFlags {
+  readonly LOCAL_WRITE: number;
+  readonly REMOTE_WRITE: number;
+  readonly REMOTE_READ: number;
+  readonly REMOTE_ATOMIC: number;
+  readonly MW_BIND: number;
+  readonly ZERO_BASED: number;
+  readonly ON_DEMAND: number;
+  readonly HUGETLB: number;
+  readonly RELAXED_ORDERING: number;
+}
+
+/** Native ibv_context (opened through librdmacm so rdma_cm ids can use it). */
+export interface NativeContext {
+  readonly name: string;
+  queryDevice(): DeviceAttributes;
+  queryPort(port: number): PortAttributes;
+  close(): void;
+}
+
+/** Native ibv_pd; close() throws RdmaError EBUSY while MRs or QPs use it. */
+export interface NativeProtectionDomain {
+  close(): void;
+}
+
+/** Native ibv_mr. */
+export interface NativeMemoryRegion {
+  readonly address: bigint;
+  readonly length: number;
+  readonly lkey: number;
+  readonly rkey: number;
+  deregister(): void;
+}
+
+/**
+ * Native ibv_cq with a completion channel watched by libuv. Completions are
+ * written to `slots` (stride 6: wrId, status, opcode, byteLen, qpNum,
+ * vendorErr) and handed to the dispatch function given at construction, which
+ * returns how many operations are still pending (0 lets the loop exit).
+ */
+export interface NativeCompletionQueue {
+  readonly slots: Float64Array;
+  readonly depth: number;
+  /** Reaps up to `max` completions now (dispatching them); returns how many. */
+  poll(max?: number): number;
+  /** Lets the loop exit although the CQ is armed (nothing pending any more). */
+  unref(): void;
+  close(): void;
+}
+
+/** Opaque connection request handed out with a CONNECT_REQUEST event. */
+export interface NativeConnectionRequest {
+  readonly __nativeConnectionRequest: never;
+}
+
+/** Called for each rdma_cm event of an id ('ADDR_RESOLVED', 'ESTABLISHED', ...). */
+export type CmEventHandler = (
+  type: string,
+  status: number,
+  privateData: Buffer | undefined,
+  request: NativeConnectionRequest | undefined,
+  params: { responderResources: number; initiatorDepth: number },
+) => void;
+
+/** Capabilities a queue pair got (may exceed what was asked for). */
+export interface QpCapabilities {
+  qpNum: number;
+  maxSendWr: number;
+  maxRecvWr: number;
+  maxSge: number;
+  maxInlineData: number;
+}
+
+/** Native rdma_cm id with its own event channel, and its RC queue pair once created. */
+export interface NativeCmId {
+  bind(host: string | undefined, port: number): void;
+  listen(backlog: number): void;
+  resolveAddr(host: string, port: number, timeoutMs: number, localHost?: string): void;
+  resolveRoute(timeoutMs: number): void;
+  createQp(
+    pd: NativeProtectionDomain,
+    sendCq: NativeCompletionQueue,
+    recvCq: NativeCompletionQueue,
+    maxSendWr: number,
+    maxRecvWr: number,
+    maxSge: number,
+    maxInlineData: number,
+  ): QpCapabilities;
+  connect(
+    privateData: Uint8Array | undefined,
+    responderResources: number,
+    initiatorDepth: number,
+    retryCount: number,
+    rnrRetryCount: number,
+  ): void;
+  accept(privateData: Uint8Array | undefined, responderResources: number, initiatorDepth: number): void;
+  reject(privateData: Uint8Array | undefined): void;
+  disconnect(): void;
+  /** opcode 0 = RDMA WRITE, 1 = RDMA READ, 2 = SEND; always signalled. */
+  postSend(
+    opcode: number,
+    wrId: number,
+    address: bigint,
+    length: number,
+    lkey: number,
+    remoteAddress?: bigint,
+    rkey?: number,
+  ): void;
+  postRecv(wrId: number, address: bigint, length: number, lkey: number): void;
+  qpState(): string;
+  destroyQp(): void;
+  addresses(): {
+    local: { host: string; port: number };
+    remote: { host: string; port: number };
+    device: string | undefined;
+  };
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/** Native exports of the verbs binding. */
+export interface NativeVerbs {
+  addressOf(view: ArrayBufferView | ArrayBuffer): bigint;
+  access: AccessFlags;
+  Context: new (name?: string) => NativeContext;
+  ProtectionDomain: new (context: NativeContext) => NativeProtectionDomain;
+  MemoryRegion: {
+    new (pd: NativeProtectionDomain, view: ArrayBufferView | ArrayBuffer, access: number): NativeMemoryRegion;
+    new (pd: NativeProtectionDomain, address: bigint, length: number, access: number): NativeMemoryRegion;
+  };
+  CompletionQueue: new (
+    context: NativeContext,
+    depth: number,
+    dispatch: (count: number) => number,
+  ) => NativeCompletionQueue;
+  CmId: new (onEvent: CmEventHandler, request?: NativeConnectionRequest) => NativeCmId;
+}
+
+export interface NativeAddon extends NativeVerbs {
   setErrorClass(cls: typeof RdmaError): void;
   listDevices(): DeviceInfo[];
+  // memory monitor (native/monitor/)
+  UmmunotifyMonitor: new (features: number) => NativeUmmunotifyMonitor;
+  UserfaultfdMonitor: new (mode?: 'auto' | 'wp' | 'missing') => NativeUserfaultfdMonitor;
+  UMMUNOTIFY_FEATURE_MAPPING_ONLY: number;
+  /** Int32 [0] = this process's pid, rewritten in a fork()ed child. */
+  pidCell: ArrayBuffer;
+  testing: NativeTesting;
 }
 
 const require = createRequire(import.meta.url);
