@@ -3,6 +3,8 @@ import { constants } from 'node:os';
 const codeByErrno = new Map<number, string>(
   Object.entries(constants.errno).map(([name, value]) => [value, name]),
 );
+// Linux errnos that node's table leaves out but RDMA reports.
+if (process.platform === 'linux' && !codeByErrno.has(70)) codeByErrno.set(70, 'ECOMM');
 
 /** Name of an errno value ('ENOMEM' for 12), or 'E<number>' when the platform has no name for it. */
 export function errnoCode(errno: number): string {
