@@ -23,9 +23,6 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-# Guest-private scratch: the host's /tmp and /run stay untouched.
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
 hostname rdmavm
 
 JOB=
@@ -35,6 +32,12 @@ done
 [ -n "$JOB" ] && [ -f "$JOB/vm.env" ] || { echo "vm: no job on the kernel command line" >&2; power_off; }
 # KROOT (unpacked kernel), KO (our module for this kernel), PROJECT (project root)
 . "$JOB/vm.env"
+
+# Guest-private scratch on /tmp and /run, so the host's stay untouched, unless
+# the project itself lives there (a clone in /tmp): then the guest must see it.
+for dir in /tmp /run; do
+  case "$PROJECT/" in "$dir"/*) ;; *) mount -t tmpfs tmpfs "$dir" ;; esac
+done
 
 modprobe_guest() { modprobe -d "$KROOT" "$@"; }
 
