@@ -27,3 +27,13 @@ export {
   type PortAttributes,
   type AccessFlags,
 } from './verbs/index.js';
+export { MemoryMonitor, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor/index.js';
+export {
+  RegistrationCache,
+  Registration,
+  type CacheStats,
+  type CacheableMemory,
+  type RegistrationCacheOptions,
+  type Registrar,
+  type RangeRegistration,
+} from './cache/index.js';

@@ -1,0 +1,1 @@
+export { MemoryMonitor, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor.js';

@@ -1,0 +1,213 @@
+import { existsSync } from 'node:fs';
+import { native, type NativeMonitor } from '../native.js';
+import { RdmaError } from '../errors.js';
+
+/** Which kernel mechanism a MemoryMonitor uses. */
+export type MonitorBackend = 'ummunotify' | 'userfaultfd' | 'none';
+
+/** Options of {@link MemoryMonitor.open}. */
+export interface MemoryMonitorOptions {
+  /**
+   * 'ummunotify' (the kernel module), 'userfaultfd' (no module needed, see
+   * native/monitor/userfaultfd.cc for its limits), 'auto' (the module if
+   * /dev/ummunotify exists, else userfaultfd) or 'none' (no monitoring: a cache
+   * over it cannot tell when memory is unmapped; every hit counts as unverified).
+   * Default 'auto'.
+   */
+  backend?: MonitorBackend | 'auto';
+  /**
+   * ummunotify only: ask for mapping-only filtering, so fork(), mprotect() and
+   * NUMA hinting do not flush the cache. Default true.
+   */
+  mappingOnly?: boolean;
+  /** userfaultfd only, for tests: force 'wp' or 'missing' registration mode. */
+  userfaultfdMode?: 'auto' | 'wp' | 'missing';
+}
+
+/**
+ * One invalidation report: the watch `cookie` and the part that changed.
+ * `hint` true: [start, end) is exactly what was invalidated; false: the watched
+ * range was hit more than once since the last drain and [start, end) is all of it.
+ */
+export interface MonitorEvent {
+  cookie: bigint;
+  start: bigint;
+  end: bigint;
+  hint: boolean;
+}
+
+const INSTALL_HINT =
+  'install the ummunotify kernel module (`make -C kmod && sudo insmod kmod/ummunotify.ko`, ' +
+  'or `sudo dkms install kmod/` for a persistent install), or allow userfaultfd ' +
+  '(`sudo sysctl vm.unprivileged_userfaultfd=1`); MemoryMonitor.open({ backend: "none" }) ' +
+  'runs without protection against stale registrations';
+
+/** Stand-in for 'none': a counter that never moves and watches that never fire. */
+class NoMonitor implements NativeMonitor {
+  readonly counter = new ArrayBuffer(8);
+  watch(): void {}
+  unwatch(): void {}
+  drain() {
+    return { events: [], counter: 0n };
+  }
+  close(): void {}
+}
+
+/**
+ * Tells when memory the process registered with the NIC may have changed its
+ * VA->page mapping (munmap, mremap, madvise(DONTNEED), brk shrink, MAP_FIXED...).
+ *
+ * The fast question "did anything change?" is {@link changed}: one typed-array
+ * load from a page the kernel (ummunotify) or the monitor's native thread
+ * (userfaultfd) writes, compared with the value of the last drain. Only the low
+ * 32 bits of the 64-bit counter are read: a false "unchanged" would need exactly
+ * 2^32 invalidations between two checks.
+ */
+export class MemoryMonitor {
+  /** The mechanism in use. */
+  readonly backend: MonitorBackend;
+  /** True unless the backend is 'none'. */
+  readonly verified: boolean;
+  /**
+   * The shared counter page as 32-bit words; `[0]` is the low half of the
+   * generation. Read-only: for ummunotify it is the kernel's page, mapped
+   * read-only, and a write would crash the process.
+   */
+  readonly counter: Uint32Array;
+  /** Low 32 bits of the counter as of the last complete drain. */
+  lastSeen = 0;
+  #native: NativeMonitor;
+  #closed = false;
+  readonly #pidCell = new Int32Array(native.pidCell);
+  readonly #pid = this.#pidCell[0]!;
+
+  private constructor(backend: MonitorBackend, impl: NativeMonitor) {
+    this.backend = backend;
+    this.verified = backend !== 'none';
+    this.#native = impl;
+    this.counter = new Uint32Array(impl.counter, 0, 2);
+    this.lastSeen = this.counter[0]!;
+  }
+
+  /**
+   * Opens a monitor. 'auto' prefers the kernel module and falls back to
+   * userfaultfd; if neither works it throws an error that says how to install
+   * the module. 'none' is used only when asked for by name.
+   */
+  static open(options: MemoryMonitorOptions = {}): MemoryMonitor {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const backend = options.backend ?? 'auto';
+    const mappingOnly = options.mappingOnly ?? true;
+    switch (backend) {
+      case 'ummunotify':
+        return MemoryMonitor.#ummunotify(mappingOnly);
+      case 'userfaultfd':
+        return new MemoryMonitor('userfaultfd', new native.UserfaultfdMonitor(options.userfaultfdMode ?? 'auto'));
+      case 'none':
+        return new MemoryMonitor('none', new NoMonitor());
+      case 'auto': {
+        const failures: string[] = [];
+        if (existsSync('/dev/ummunotify')) {
+          try {
+            return MemoryMonitor.#ummunotify(mappingOnly);
+          } catch (err) {
+            failures.push(`ummunotify: ${(err as Error).message}`);
+          }
+        } else {
+          failures.push('ummunotify: /dev/ummunotify does not exist (module not loaded)');
+        }
+        try {
+          return new MemoryMonitor('userfaultfd', new native.UserfaultfdMonitor(options.userfaultfdMode ?? 'auto'));
+        } catch (err) {
+          failures.push(`userfaultfd: ${(err as Error).message}`);
+        }
+        throw new Error(`MemoryMonitor: no memory monitor available (${failures.join('; ')}). To fix: ${INSTALL_HINT}`);
+      }
+      default:
+        throw new RangeError(`backend must be 'ummunotify', 'userfaultfd', 'auto' or 'none', not ${String(backend)}`);
+    }
+  }
+
+  static #ummunotify(mappingOnly: boolean): MemoryMonitor {
+    let impl;
+    try {
+      impl = new native.UmmunotifyMonitor(mappingOnly ? native.UMMUNOTIFY_FEATURE_MAPPING_ONLY : 0);
+    } catch (err) {
+      if (err instanceof RdmaError && err.code === 'ENOENT') {
+        err.message += `: the ummunotify module is not loaded; ${INSTALL_HINT}`;
+      }
+      throw err;
+    }
+    if (mappingOnly && !(impl.features & native.UMMUNOTIFY_FEATURE_MAPPING_ONLY)) {
+      impl.close();
+      throw new RdmaError(95 /* EOPNOTSUPP */, 'ioctl', 'the loaded ummunotify module lacks mapping-only filtering');
+    }
+    return new MemoryMonitor('ummunotify', impl);
+  }
+
+  /** Low 32 bits of the generation counter (one load, no system call). */
+  get generation(): number {
+    return this.counter[0]!;
+  }
+
+  /** True when something was invalidated since the last drain (one load and a compare). */
+  get changed(): boolean {
+    return this.counter[0] !== this.lastSeen;
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Starts reporting invalidations of [address, address + length) under
+   * `cookie` (distinct per live watch). Reports begin before this returns.
+   */
+  watch(address: bigint, length: number, cookie: bigint): void {
+    this.#live();
+    if (typeof address !== 'bigint') throw new TypeError('address must be a bigint');
+    if (typeof cookie !== 'bigint') throw new TypeError('cookie must be a bigint');
+    if (!Number.isSafeInteger(length) || length <= 0) throw new RangeError('length must be a positive integer');
+    this.#native.watch(address, address + BigInt(length), cookie);
+  }
+
+  /** Stops reporting `cookie`; a report not yet drained is discarded. */
+  unwatch(cookie: bigint): void {
+    this.#live();
+    if (typeof cookie !== 'bigint') throw new TypeError('cookie must be a bigint');
+    this.#native.unwatch(cookie);
+  }
+
+  /**
+   * Takes every pending report (each watch at most once) and brings
+   * {@link lastSeen} up to the counter they account for.
+   */
+  drain(): MonitorEvent[] {
+    this.#live();
+    const { events, counter } = this.#native.drain();
+    if (counter !== null) this.lastSeen = Number(BigInt.asUintN(32, counter));
+    return events;
+  }
+
+  /**
+   * Releases the kernel resources. Idempotent. In a fork()ed child it only
+   * drops the child's copies of the descriptors; the parent's monitor goes on.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): void {
+    if (this.#closed) throw new RdmaError(9 /* EBADF */, this.backend, 'monitor is closed');
+    if (this.#pidCell[0] !== this.#pid) {
+      throw new RdmaError(5 /* EIO */, this.backend, `the monitor belongs to process ${this.#pid} (used after fork)`);
+    }
+  }
+}
