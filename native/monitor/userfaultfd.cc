@@ -121,17 +121,27 @@ class Core {
     }
     wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_ < 0) Fail(errno, "eventfd");
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::make_unique<std::thread>([this] { Run(); });
   }
 
   ~Core() { Close(); }
 
   void Close() {
-    if (thread_.joinable()) {
+    if (getpid() != owner_) {
+      // A fork()ed child: the thread and the eventfd belong to the parent (the
+      // eventfd is shared: writing it would stop the parent's thread), and any
+      // ioctl would act on the parent's mm. Drop our copies of the descriptors.
+      thread_.release();  // never joined or destroyed here: it does not exist in this process
+      if (uffd_ >= 0) close(uffd_);
+      if (wake_ >= 0) close(wake_);
+      uffd_ = wake_ = -1;
+      return;
+    }
+    if (thread_ && thread_->joinable()) {
       uint64_t one = 1;
       ssize_t ignored = write(wake_, &one, sizeof one);
       (void)ignored;
-      thread_.join();
+      thread_->join();
     }
     // Closing the descriptor drops every registration and wakes any faulting thread.
     if (uffd_ >= 0) close(uffd_);
@@ -140,6 +150,7 @@ class Core {
   }
 
   bool Closed() const { return uffd_ < 0; }
+  bool Foreign() const { return getpid() != owner_; }
   const std::shared_ptr<CounterPage>& Page() const { return page_; }
   bool UserModeOnly() const { return userModeOnly_; }
   Mode Preferred() const { return preferred_; }
@@ -364,7 +375,8 @@ class Core {
   uint64_t features_ = 0;
   Mode preferred_ = Mode::kWp;
   std::shared_ptr<CounterPage> page_;
-  std::thread thread_;
+  std::unique_ptr<std::thread> thread_;
+  const pid_t owner_ = getpid();
 
   std::mutex mu_;  // guards everything below
   std::condition_variable recorded_;
@@ -411,6 +423,8 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
 
  private:
   Core& Live(Napi::Env env) {
+    if (core_ && core_->Foreign())
+      ThrowErrno(env, EIO, "userfaultfd", "the monitor belongs to the parent process (used after fork)");
     if (!core_ || core_->Closed()) ThrowErrno(env, EBADF, "userfaultfd", "monitor is closed");
     return *core_;
   }
