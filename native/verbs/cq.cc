@@ -102,8 +102,12 @@ int CompletionQueue::Drain(Napi::Env env, int max, bool fromLoop) {
     }
     total += n;
     Napi::Value count = Napi::Number::New(env, n);
+    uint64_t postsBefore = posts_;
     Napi::Value remaining = fromLoop ? dispatch_.MakeCallback(Value(), {count}, *async_) : dispatch_.Call(Value(), {count});
-    if (remaining.IsNumber() && remaining.As<Napi::Number>().DoubleValue() <= 0 && watcher_) watcher_->Unref();
+    // The count was taken before the microtasks that MakeCallback runs, which
+    // may have posted more: only unref when nothing was posted meanwhile.
+    if (remaining.IsNumber() && remaining.As<Napi::Number>().DoubleValue() <= 0 && posts_ == postsBefore && watcher_)
+      watcher_->Unref();
     if (n < want) break;
   }
   return total;

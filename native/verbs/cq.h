@@ -30,6 +30,7 @@ class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Teardow
   }
   // An operation was posted: keep the loop alive until it completes.
   void Ref() {
+    ++posts_;
     if (watcher_) watcher_->Ref();
   }
 
@@ -51,6 +52,7 @@ class CompletionQueue : public Napi::ObjectWrap<CompletionQueue>, public Teardow
   Napi::ObjectReference parent_;
   Napi::ObjectReference slots_;
   double* slotData_ = nullptr;
+  uint64_t posts_ = 0;  // Ref() calls; a post during dispatch keeps the loop alive
 };
 
 }  // namespace regcache::verbs

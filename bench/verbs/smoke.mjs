@@ -1,0 +1,31 @@
+// Quick end-to-end check of the verbs binding in the VM: connect, WRITE, READ, SEND/RECV.
+import { openDevice, listen, connect, Access } from '../../dist/index.js';
+const host = process.env.RDMA_REGCACHE_IP, device = process.env.RDMA_REGCACHE_DEVICE;
+const t0 = Date.now();
+const ctx = openDevice(device);
+console.log('device', ctx.name, ctx.queryPort(1));
+const pd = ctx.allocPd();
+const cq = ctx.createCq(1024);
+const listener = await listen({ host, port: 0 });
+console.log('listening', listener.host, listener.port, listener.device);
+const acceptP = listener.nextRequest().then((r) => { console.log('request pdata', r.privateData?.subarray(0, 5)); return r.accept({ pd, sendCq: cq, privateData: Buffer.from('welcome') }); });
+const client = await connect({ host, port: listener.port, pd, sendCq: cq, privateData: Buffer.from('hello') });
+const server = await acceptP;
+console.log('connected', client.state, server.state, client.peerPrivateData?.subarray(0, 7).toString(), client.addresses);
+const a = Buffer.alloc(4096, 1), b = Buffer.alloc(4096, 0);
+const ma = pd.registerMemory(a), mb = pd.registerMemory(b);
+a.write('written by RDMA');
+await client.write(ma.sge(0, 100), mb.remote(0));
+console.log('write ok', b.subarray(0, 15).toString());
+b.write('READ back!', 200);
+await client.read(ma.sge(1000, 100), mb.remote(200));
+console.log('read ok', a.subarray(1000, 1010).toString());
+const r = server.recv(mb.sge(2000, 500));
+await client.send(ma.sge(0, 15));
+console.log('recv', await r, b.subarray(2000, 2015).toString());
+try { await client.write(ma.sge(0, 10), { address: mb.address, rkey: mb.rkey + 1 }); } catch (e) { console.log('bad rkey ->', e.code, e.status, e.message, 'state', client.state); }
+await server.disconnect();
+console.log('disconnected', server.state);
+ctx.close();
+listener.close();
+console.log('all closed in', Date.now() - t0, 'ms');
