@@ -355,6 +355,7 @@ TEST(unregister_discards_pending)
 	CHECK_EQ(ev[1].user_cookie_counter, *ctr);
 
 	/* Unregistering the only pending one: the LAST still comes. */
+	CHECK_OK(umn_unreg(fd, 2));
 	p = map_anon(pg, 1);
 	CHECK_OK(umn_reg(fd, p, pg, 3));
 	CHECK_OK(munmap(p, pg));
