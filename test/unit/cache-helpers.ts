@@ -1,0 +1,69 @@
+// Shared by the cache unit tests: a fake registrar and page-aligned memory.
+import { RdmaError } from '../../src/errors.js';
+import { native } from '../../src/native.js';
+
+export const t = native.testing;
+export const PAGE = t.constants.pageSize;
+export const BPAGE = BigInt(PAGE);
+
+export interface FakeMr {
+  address: bigint;
+  length: number;
+  access: number;
+  lkey: number;
+  rkey: number;
+  live: boolean;
+  deregister(): void;
+}
+
+/**
+ * Counts live registrations; fails with ENOMEM past `pinLimit` bytes, like
+ * ibv_reg_mr past RLIMIT_MEMLOCK; records every call.
+ */
+export class FakeRegistrar {
+  live = 0;
+  pinned = 0;
+  registered = 0;
+  deregistered = 0;
+  pinLimit = Infinity;
+  /** Errors to throw from the next registerRange calls, in order. */
+  failNext: Error[] = [];
+  mrs: FakeMr[] = [];
+  #key = 100;
+
+  registerRange(address: bigint, length: number, access: number): FakeMr {
+    const fail = this.failNext.shift();
+    if (fail) throw fail;
+    if (this.pinned + length > this.pinLimit) throw new RdmaError(12, 'ibv_reg_mr', 'fake pin limit');
+    if (Number(address) % PAGE !== 0 || length % PAGE !== 0) throw new Error('cache must register whole pages');
+    this.live++;
+    this.pinned += length;
+    this.registered++;
+    const self = this;
+    const key = this.#key++;
+    const mr: FakeMr = {
+      address,
+      length,
+      access,
+      lkey: key,
+      rkey: key + 0x10000,
+      live: true,
+      deregister() {
+        if (!mr.live) throw new Error('double deregister');
+        mr.live = false;
+        self.live--;
+        self.pinned -= length;
+        self.deregistered++;
+      },
+    };
+    this.mrs.push(mr);
+    return mr;
+  }
+}
+
+/** `pages` fresh anonymous pages, with an ArrayBuffer over them. */
+export function mapPages(pages: number): { address: bigint; buffer: ArrayBuffer; length: number } {
+  const length = pages * PAGE;
+  const address = t.mmap(length);
+  return { address, buffer: t.wrap(address, length), length };
+}
