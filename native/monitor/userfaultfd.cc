@@ -27,10 +27,12 @@
 // MISSING mode is refused where ZEROPAGE is not offered (hugetlbfs) and under
 // UFFD_USER_MODE_ONLY (kernel-mode faults, e.g. pinning by ibv_reg_mr, would fail).
 //
-// Cannot see: shmdt() (the kernel sends no event for it); page migration,
+// Cannot see: page migration,
 // compaction and NUMA balancing (pinned pages are not moved, so harmless);
 // MADV_FREE (no event; pinned pages are not reclaimed). Cannot watch:
-// file-backed mappings other than shmem/hugetlbfs, device mappings (VM_IO/PFNMAP),
+// file-backed mappings other than shmem/hugetlbfs, System V shared memory (its
+// VMAs are not shmem ones to userfaultfd; shmdt() would send no event either),
+// device mappings (VM_IO/PFNMAP),
 // shared mappings without write permission (EPERM), and memory another
 // userfaultfd already owns (EBUSY). Each watched range may split a VMA (mind
 // vm.max_map_count). Privileges: the userfaultfd() system call needs
