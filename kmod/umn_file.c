@@ -284,9 +284,9 @@ static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EIO;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff != 0)
 		return -EINVAL;
-	if (vma->vm_flags & VM_WRITE)
+	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EPERM;
-	umn_vma_flags(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE);
+	umn_vma_flags(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE | VM_MAYEXEC);
 	return vm_insert_page(vma, vma->vm_start, uf->counter_page);
 }
 

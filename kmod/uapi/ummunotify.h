@@ -65,8 +65,8 @@
  * counter of the last LAST event it read: equal means nothing to drain.
  *   Errors: EINVAL  length is not exactly one page or offset is not 0;
  *           EACCES  PROT_WRITE on a shared mapping (the file is read-only),
- *                   or mprotect() adding write later;
- *           EPERM   PROT_WRITE on a private mapping;
+ *                   or mprotect() adding write or exec later;
+ *           EPERM   PROT_WRITE on a private mapping, or PROT_EXEC;
  *           EIO     UMMUNOTIFY_FEATURE_OWNER_ONLY and the caller's mm is not
  *                   the file's.
  *

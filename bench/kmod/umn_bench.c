@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ummunotify kernel benchmark (run inside the test VM):
+ *   - an mmap + touch + munmap loop with 0 registrations, then the same loop
+ *     with UMN_BENCH_REGS (100000) registrations elsewhere in the address
+ *     space (none is hit), in the same run: the ratio (target <= 1.5x);
+ *   - REGISTER and UNREGISTER cost with that many registrations live.
+ * Prints human text and one JSON line (starts with '{').
+ *
+ *   UMN_BENCH_REGS (100000)  UMN_BENCH_ITERS (20000)  UMN_BENCH_ROUNDS (5)
+ *   UMN_BENCH_PAGES (4, pages per mmap)  UMN_BENCH_EXTRA (10000)
+ *
+ * Build: make -C kmod/tests OUT=<dir>   (produces <dir>/umn_bench)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ummunotify.h"
+
+static size_t pg;
+
+static double now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static long env_long(const char *name, long dflt)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtol(s, NULL, 0) : dflt;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "umn_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Best (lowest) ns per iteration over @rounds rounds of @iters. */
+static double loop_ns(long iters, long rounds, size_t pages)
+{
+	double best = 1e30;
+
+	for (long r = 0; r < rounds; r++) {
+		double t0 = now_ns();
+
+		for (long i = 0; i < iters; i++) {
+			char *p = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED)
+				die("mmap");
+			for (size_t k = 0; k < pages; k++)
+				p[k * pg] = (char)k;
+			if (munmap(p, pages * pg))
+				die("munmap");
+		}
+		double ns = (now_ns() - t0) / iters;
+
+		if (ns < best)
+			best = ns;
+	}
+	return best;
+}
+
+static int reg(int fd, uintptr_t start, size_t len, __u64 cookie)
+{
+	struct ummunotify_register_ioctl r = {
+		.start = start, .end = start + len, .user_cookie = cookie,
+	};
+
+	return ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r);
+}
+
+static int unreg(int fd, __u64 cookie)
+{
+	return ioctl(fd, UMMUNOTIFY_UNREGISTER_REGION, &cookie);
+}
+
+int main(void)
+{
+	long nregs = env_long("UMN_BENCH_REGS", 100000);
+	long iters = env_long("UMN_BENCH_ITERS", 20000);
+	long rounds = env_long("UMN_BENCH_ROUNDS", 5);
+	long extra = env_long("UMN_BENCH_EXTRA", 10000);
+	size_t pages = (size_t)env_long("UMN_BENCH_PAGES", 4);
+	__u32 feat = UMMUNOTIFY_FEATURE_MAPPING_ONLY | UMMUNOTIFY_FEATURE_STRICT;
+	struct utsname u;
+	double base, base_empty, loaded, t0, fill_ns, reg_ns, unreg_ns;
+	char *far;
+	int fd;
+
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	uname(&u);
+	fd = open(UMMUNOTIFY_DEVICE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open " UMMUNOTIFY_DEVICE);
+	if (ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &feat))
+		die("EXCHANGE_FEATURES");
+
+	/* Registrations live in a reserved PROT_NONE area the loop never touches. */
+	far = mmap(NULL, (size_t)(nregs + extra) * pg, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (far == MAP_FAILED)
+		die("mmap reserve");
+
+	loop_ns(iters / 10 + 1, 1, pages);	/* warm up */
+	base = loop_ns(iters, rounds, pages);
+
+	t0 = now_ns();
+	for (long i = 0; i < nregs; i++)
+		if (reg(fd, (uintptr_t)far + (size_t)i * pg, pg, (__u64)i))
+			die("REGISTER");
+	fill_ns = (now_ns() - t0) / nregs;
+
+	loaded = loop_ns(iters, rounds, pages);
+
+	/* REGISTER/UNREGISTER with nregs live. */
+	t0 = now_ns();
+	for (long i = 0; i < extra; i++)
+		if (reg(fd, (uintptr_t)far + (size_t)(nregs + i) * pg, pg, (__u64)(nregs + i)))
+			die("REGISTER extra");
+	reg_ns = (now_ns() - t0) / extra;
+	t0 = now_ns();
+	for (long i = 0; i < extra; i++)
+		if (unreg(fd, (__u64)(nregs + i)))
+			die("UNREGISTER extra");
+	unreg_ns = (now_ns() - t0) / extra;
+
+	/* Tear down, then the loop again with the notifier machinery present but empty. */
+	for (long i = 0; i < nregs; i++)
+		if (unreg(fd, (__u64)i))
+			die("UNREGISTER");
+	base_empty = loop_ns(iters, rounds, pages);
+	close(fd);
+
+	printf("ummunotify bench on %s: mmap+touch(%zu pages)+munmap, best of %ld x %ld\n",
+	       u.release, pages, rounds, iters);
+	printf("  0 registrations (no notifier yet): %10.0f ns/iter\n", base);
+	printf("  %ld registrations elsewhere:     %10.0f ns/iter  ratio %.3fx (target <= 1.5x)\n",
+	       nregs, loaded, loaded / base);
+	printf("  0 registrations (after teardown):  %10.0f ns/iter  ratio %.3fx\n",
+	       base_empty, loaded / base_empty);
+	printf("  REGISTER while filling to %ld: %.0f ns; at %ld live: REGISTER %.0f ns, UNREGISTER %.0f ns\n",
+	       nregs, fill_ns, nregs, reg_ns, unreg_ns);
+	printf("{\"bench\":\"ummunotify-kmod\",\"kernel\":\"%s\",\"regs\":%ld,\"pages\":%zu,"
+	       "\"iters\":%ld,\"rounds\":%ld,\"loop_ns_0\":%.0f,\"loop_ns_regs\":%.0f,"
+	       "\"loop_ns_0_after\":%.0f,\"ratio\":%.4f,\"ratio_vs_after\":%.4f,"
+	       "\"register_fill_ns\":%.0f,\"register_ns\":%.0f,\"unregister_ns\":%.0f}\n",
+	       u.release, nregs, pages, iters, rounds, base, loaded, base_empty,
+	       loaded / base, loaded / base_empty, fill_ns, reg_ns, unreg_ns);
+	return 0;
+}
