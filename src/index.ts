@@ -37,3 +37,13 @@ export {
   type Registrar,
   type RangeRegistration,
 } from './cache/index.js';
+export {
+  Endpoint,
+  EndpointListener,
+  RegisterPerOperation,
+  type EndpointConnectOptions,
+  type EndpointListenOptions,
+  type EndpointRegistrations,
+  type RegistrationSource,
+  type RemoteBuffer,
+} from './endpoint/index.js';

@@ -1,0 +1,355 @@
+import { RegistrationCache, type CacheableMemory, type RegistrationCacheOptions } from '../cache/index.js';
+import {
+  DEFAULT_ACCESS,
+  closedError,
+  connect,
+  listen,
+  openDevice,
+  type CompletionQueue,
+  type Context,
+  type Listener,
+  type ProtectionDomain,
+  type QueuePair,
+} from '../verbs/index.js';
+import { RegisterPerOperation, type RegistrationSource } from './per-operation.js';
+import { checkRemoteRange, remoteAddress, type RemoteBuffer } from './remote-buffer.js';
+import { SlotQueue } from './slots.js';
+
+/** How an endpoint gets its registrations. */
+export type EndpointRegistrations =
+  /** A cache to share with other endpoints; it must register with `pd`. */
+  | RegistrationCache
+  /** Options for the endpoint's own cache (the default: `{}`, monitor 'auto'). */
+  | RegistrationCacheOptions
+  /** Register and deregister around every operation: the no-cache baseline. */
+  | 'per-operation';
+
+interface EndpointResourceOptions {
+  /** RDMA device name (default: the first device). Must be the device that owns `host`'s address. */
+  device?: string;
+  /** Where registrations come from; see {@link EndpointRegistrations}. */
+  cache?: EndpointRegistrations;
+  /** The protection domain of a shared `cache` (required with one, refused otherwise). */
+  pd?: ProtectionDomain;
+  /** Operations in flight at once; further ones wait in order (default 128). */
+  queueDepth?: number;
+}
+
+export interface EndpointConnectOptions extends EndpointResourceOptions {
+  /** The listener's address (its RDMA device's IP). */
+  host: string;
+  port: number;
+}
+
+export interface EndpointListenOptions extends EndpointResourceOptions {
+  /** Address to listen on: the RDMA device's IP. */
+  host: string;
+  /** 0 (default) picks a free port: see `listener.port`. */
+  port?: number;
+}
+
+interface Resources {
+  context: Context;
+  pd: ProtectionDomain;
+  cq: CompletionQueue;
+  registrations: RegistrationSource;
+  ownsRegistrations: boolean;
+  queueDepth: number;
+}
+
+function checkOptions(options: unknown): EndpointResourceOptions & Record<string, unknown> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const o = options as EndpointResourceOptions & Record<string, unknown>;
+  if (o.device !== undefined && typeof o.device !== 'string') throw new TypeError('options.device must be a string');
+  if (o.queueDepth !== undefined && (!Number.isInteger(o.queueDepth) || o.queueDepth < 1 || o.queueDepth > 16384))
+    throw new RangeError(`options.queueDepth must be an integer from 1 to 16384, got ${String(o.queueDepth)}`);
+  if (o.cache instanceof RegistrationCache) {
+    if (o.pd === undefined) throw new TypeError('options.pd is required with a shared cache: the PD that cache registers with');
+  } else if (o.pd !== undefined) {
+    throw new TypeError('options.pd is only for a shared cache; without one the endpoint makes its own PD');
+  }
+  if (o.cache !== undefined && o.cache !== 'per-operation' && (typeof o.cache !== 'object' || o.cache === null))
+    throw new TypeError("options.cache must be a RegistrationCache, cache options or 'per-operation'");
+  return o;
+}
+
+// Opens the device (or takes the shared cache's PD) and builds the CQ and the
+// registration source; on failure nothing is left open.
+function openResources(o: EndpointResourceOptions): Resources {
+  const queueDepth = o.queueDepth ?? 128;
+  const shared = o.cache instanceof RegistrationCache;
+  const context = shared ? o.pd!.context : openDevice(o.device);
+  try {
+    const pd = shared ? o.pd! : context.allocPd();
+    // SEND/WRITE/READ and RECV completions share the CQ: room for both queues.
+    const cq = context.createCq(2 * queueDepth);
+    let registrations: RegistrationSource;
+    if (o.cache instanceof RegistrationCache) registrations = o.cache;
+    else if (o.cache === 'per-operation') registrations = new RegisterPerOperation(pd);
+    else registrations = new RegistrationCache(pd, o.cache ?? {});
+    return { context, pd, cq, registrations, ownsRegistrations: !shared, queueDepth };
+  } catch (err) {
+    if (!shared) context.close();
+    throw err;
+  }
+}
+
+function closeResources(r: Resources): void {
+  if (r.ownsRegistrations) r.registrations.close();
+  r.cq.close();
+  // A shared cache's PD and device belong to its owner.
+  if (r.ownsRegistrations) r.context.close();
+}
+
+/**
+ * One side of a reliable RDMA connection (rdma_cm, RC queue pair) with a
+ * registration cache. Every operation starts with the cache's generation
+ * check (one load of the kernel's counter; drain and evict only when it
+ * moved), takes the registration from the cache, posts, and releases it at
+ * completion, so a buffer freed and reallocated at the same address is never
+ * sent to the NIC with the old pages.
+ *
+ * Operations return promises. At most `queueDepth` are in flight; the rest
+ * wait in order. A failed operation rejects with the error that caused it
+ * (RdmaError with `status` for a failed completion); close() rejects pending
+ * ones with an ERR_CLOSED error.
+ */
+export class Endpoint implements Disposable {
+  /** The endpoint's registrations: its RegistrationCache, or the per-operation baseline. */
+  readonly cache: RegistrationSource;
+  readonly context: Context;
+  readonly pd: ProtectionDomain;
+  readonly cq: CompletionQueue;
+  readonly qp: QueuePair;
+  readonly #resources: Resources;
+  readonly #sends: SlotQueue;
+  readonly #recvs: SlotQueue;
+  readonly #exposed = new Map<CacheableMemory, { release(): void }>();
+  #closed = false;
+
+  private constructor(resources: Resources, qp: QueuePair) {
+    this.#resources = resources;
+    this.cache = resources.registrations;
+    this.context = resources.context;
+    this.pd = resources.pd;
+    this.cq = resources.cq;
+    this.qp = qp;
+    this.#sends = new SlotQueue(qp.maxSendWr);
+    this.#recvs = new SlotQueue(qp.maxRecvWr);
+  }
+
+  /** Connects to an {@link EndpointListener} at host:port. */
+  static async connect(options: EndpointConnectOptions): Promise<Endpoint> {
+    const o = checkOptions(options);
+    if (typeof o.host !== 'string') throw new TypeError('options.host must be a string');
+    const r = openResources(o);
+    try {
+      const qp = await connect({
+        pd: r.pd,
+        sendCq: r.cq,
+        host: o.host,
+        port: o.port as number,
+        maxSendWr: r.queueDepth,
+        maxRecvWr: r.queueDepth,
+      });
+      return new Endpoint(r, qp);
+    } catch (err) {
+      closeResources(r);
+      throw err;
+    }
+  }
+
+  /** Listens on host:port; `accept()` yields one Endpoint per connection. */
+  static async listen(options: EndpointListenOptions): Promise<EndpointListener> {
+    const o = checkOptions(options);
+    if (typeof o.host !== 'string') throw new TypeError('options.host must be a string');
+    return new EndpointListener(await listen({ host: o.host, port: (o.port as number | undefined) ?? 0 }), o);
+  }
+
+  /** @internal used by EndpointListener.accept() */
+  static async accepted(listener: Listener, o: EndpointResourceOptions): Promise<Endpoint> {
+    const request = await listener.nextRequest();
+    const r = openResources(o);
+    try {
+      const qp = await request.accept({ pd: r.pd, sendCq: r.cq, maxSendWr: r.queueDepth, maxRecvWr: r.queueDepth });
+      return new Endpoint(r, qp);
+    } catch (err) {
+      closeResources(r);
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Operations posted and not completed, and operations waiting for room. */
+  get pending(): { inFlight: number; waiting: number } {
+    return {
+      inFlight: this.#sends.inFlight + this.#recvs.inFlight,
+      waiting: this.#sends.waiting + this.#recvs.waiting,
+    };
+  }
+
+  /**
+   * Makes `view` reachable by the peer's write() and read(): registers it
+   * (through the cache, held until unexpose() or close()) and returns what the
+   * peer needs. The view is kept alive meanwhile. Exposing the same view again
+   * returns the same description.
+   */
+  expose(view: CacheableMemory): RemoteBuffer {
+    this.#assertOpen();
+    let reg = this.#exposed.get(view) as ReturnType<RegistrationSource['acquire']> | undefined;
+    if (reg === undefined) {
+      reg = this.cache.acquire(view, DEFAULT_ACCESS);
+      this.#exposed.set(view, reg);
+    }
+    return { address: `0x${reg.address.toString(16)}`, rkey: reg.rkey, length: reg.length };
+  }
+
+  /** Ends an exposure made by expose(); the registration returns to the cache. */
+  unexpose(view: CacheableMemory): void {
+    const reg = this.#exposed.get(view);
+    if (reg === undefined) return;
+    this.#exposed.delete(view);
+    reg.release();
+  }
+
+  /** RDMA WRITE of all of `view` into `remote` at `offset`. */
+  write(view: CacheableMemory, remote: RemoteBuffer, offset?: number): Promise<void> {
+    return this.#rdma(true, view, remote, offset);
+  }
+
+  /** RDMA READ from `remote` at `offset` into all of `view`. */
+  read(view: CacheableMemory, remote: RemoteBuffer, offset?: number): Promise<void> {
+    return this.#rdma(false, view, remote, offset);
+  }
+
+  /** SEND of `view`; the peer must have a recv() pending. */
+  send(view: CacheableMemory): Promise<void> {
+    return this.#start(this.#sends, view, (local) => this.qp.send(local, view)) as Promise<void>;
+  }
+
+  /** Receives one SEND into `view`; resolves with the number of bytes received. */
+  recv(view: CacheableMemory): Promise<number> {
+    return this.#start(this.#recvs, view, (local) => this.qp.recv(local, view)) as Promise<number>;
+  }
+
+  #rdma(isWrite: boolean, view: CacheableMemory, remote: RemoteBuffer, offset: number | undefined): Promise<void> {
+    let address: bigint;
+    try {
+      address = remoteAddress(remote) + BigInt(checkRemoteRange(remote, offset, byteLength(view)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const target = { address, rkey: remote.rkey };
+    return this.#start(this.#sends, view, (local) =>
+      isWrite ? this.qp.write(local, target, view) : this.qp.read(local, target, view),
+    ) as Promise<void>;
+  }
+
+  // Waits for room if the queue is full, then posts.
+  #start<T>(slots: SlotQueue, view: CacheableMemory, post: (local: Local) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError('Endpoint'));
+    const wait = slots.acquire();
+    if (wait === undefined) return this.#post(slots, view, post);
+    return wait.then(() => this.#post(slots, view, post));
+  }
+
+  // The generation check happens inside acquire(): its first step is one load
+  // of the kernel's counter, compared with the last value seen.
+  #post<T>(slots: SlotQueue, view: CacheableMemory, post: (local: Local) => Promise<T>): Promise<T> {
+    let reg: ReturnType<RegistrationSource['acquire']>;
+    let done: Promise<T>;
+    try {
+      if (this.#closed) throw closedError('Endpoint');
+      reg = this.cache.acquire(view, DEFAULT_ACCESS);
+    } catch (err) {
+      slots.release();
+      return Promise.reject(err);
+    }
+    try {
+      done = post(reg);
+    } catch (err) {
+      reg.release();
+      slots.release();
+      return Promise.reject(err);
+    }
+    return done.then(
+      (value) => {
+        reg.release();
+        slots.release();
+        return value;
+      },
+      (err: unknown) => {
+        reg.release();
+        slots.release();
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Closes the connection and frees everything: operations waiting for room
+   * and in flight reject with an ERR_CLOSED error, exposures end, and the
+   * endpoint's own cache, CQ, PD and device close. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = closedError('Endpoint', 'was closed with the operation pending');
+    this.#sends.close(err);
+    this.#recvs.close(err);
+    // The QP goes first: nothing may still use a registration deregistered below.
+    this.qp.close();
+    for (const reg of this.#exposed.values()) reg.release();
+    this.#exposed.clear();
+    closeResources(this.#resources);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError('Endpoint');
+  }
+}
+
+type Local = { address: bigint; length: number; lkey: number };
+
+function byteLength(view: CacheableMemory): number {
+  if (ArrayBuffer.isView(view) || view instanceof ArrayBuffer || view instanceof SharedArrayBuffer) return view.byteLength;
+  throw new TypeError('view must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
+}
+
+/** Accepts connections made by Endpoint.connect(). */
+export class EndpointListener implements Disposable {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  readonly host: string;
+  readonly #listener: Listener;
+  readonly #options: EndpointResourceOptions;
+
+  /** @internal use Endpoint.listen() */
+  constructor(listener: Listener, options: EndpointResourceOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    this.port = listener.port;
+    this.host = listener.host;
+  }
+
+  /** Waits for the next connection and accepts it, with the resources `Endpoint.listen()` was given. */
+  accept(): Promise<Endpoint> {
+    return Endpoint.accepted(this.#listener, this.#options);
+  }
+
+  /** Stops listening; endpoints already accepted stay open. Idempotent. */
+  close(): void {
+    this.#listener.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,45 @@
+import type { CacheableMemory } from '../cache/index.js';
+import type { ProtectionDomain } from '../verbs/index.js';
+import { DEFAULT_ACCESS } from '../verbs/index.js';
+
+/** What an Endpoint needs from its source of registrations. */
+export interface RegistrationSource {
+  acquire(view: CacheableMemory, access?: number): {
+    readonly address: bigint;
+    readonly length: number;
+    readonly lkey: number;
+    readonly rkey: number;
+    release(): void;
+  };
+  close(): void;
+}
+
+/**
+ * The no-cache baseline: registers the view before every operation and
+ * deregisters it after. Always correct, and as slow as registration is; the
+ * demo and the benchmarks compare the cache against it.
+ */
+export class RegisterPerOperation implements RegistrationSource {
+  #registrations = 0;
+
+  constructor(readonly pd: ProtectionDomain) {}
+
+  /** Registrations made so far (each one a full ibv_reg_mr + ibv_dereg_mr). */
+  get registrations(): number {
+    return this.#registrations;
+  }
+
+  acquire(view: CacheableMemory, access: number = DEFAULT_ACCESS) {
+    const mr = this.pd.registerMemory(view, access);
+    this.#registrations++;
+    return {
+      address: mr.address,
+      length: mr.length,
+      lkey: mr.lkey,
+      rkey: mr.rkey,
+      release: () => mr.deregister(),
+    };
+  }
+
+  close(): void {}
+}
