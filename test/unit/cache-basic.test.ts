@@ -200,7 +200,7 @@ describe('RegistrationCache invalidation', () => {
     expect(reg.live).toBe(0); // deregistered at the check, not later
     expect(cache.checkGeneration()).toBe(false);
     // Same address again (MAP_FIXED): a miss, counted as a stale hit avoided.
-    const again = t.mmap(mem.length, undefined, t.constants.MAP_PRIVATE | t.constants.MAP_ANONYMOUS | t.constants.MAP_FIXED, mem.address);
+    const again = t.mmap(mem.length, undefined, t.constants.MAP_PRIVATE | t.constants.MAP_ANONYMOUS | t.constants.MAP_FIXED_NOREPLACE, mem.address);
     expect(again).toBe(mem.address);
     cache.acquire(t.wrap(again, mem.length)).release();
     expect(cache.stats()).toMatchObject({ invalidations: 1, staleAvoided: 1, misses: 2, hits: 0, liveRegistrations: 1 });

@@ -117,7 +117,7 @@ describe.each(['wp', 'missing'] as const)('userfaultfd monitor (%s mode)', (mode
     t.munmap(mem.address, mem.length);
     m.drain();
     m.unwatch(1n);
-    t.mmap(mem.length, undefined, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, mem.address);
+    t.mmap(mem.length, undefined, MAP_PRIVATE | MAP_ANONYMOUS | t.constants.MAP_FIXED_NOREPLACE, mem.address);
     m.watch(mem.address, mem.length, 2n);
     t.munmap(mem.address, PAGE);
     expect(m.drain().map((e) => e.cookie)).toEqual([2n]);
