@@ -83,7 +83,8 @@ static long umn_exchange_features(struct umn_file *uf, u32 __user *uarg)
 		return -EFAULT;
 	got = req & UMN_FEATURES_SUPPORTED;
 
-	mutex_lock(&uf->mutex);
+	if (mutex_lock_killable(&uf->mutex))
+		return -EINTR;
 	if (uf->used)
 		ret = -EINVAL;
 	else if (put_user(got, uarg))

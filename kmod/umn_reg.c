@@ -158,7 +158,10 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 		goto err_free;
 	}
 
-	mutex_lock(&uf->mutex);
+	/* Killable: a reader may hold the mutex while faulting on its buffer. */
+	ret = mutex_lock_killable(&uf->mutex);
+	if (ret)
+		goto err_put;
 	uf->used = true;
 	features = uf->features;
 
@@ -189,6 +192,7 @@ err_index:
 	rb_erase(&reg->node, &uf->regs);
 err_unlock:
 	mutex_unlock(&uf->mutex);
+err_put:
 	mmput(uf->mm);
 err_free:
 	umn_reg_free(reg);
@@ -199,7 +203,8 @@ int umn_unregister(struct umn_file *uf, u64 cookie)
 {
 	struct umn_reg *reg;
 
-	mutex_lock(&uf->mutex);
+	if (mutex_lock_killable(&uf->mutex))
+		return -EINTR;
 	uf->used = true;
 	reg = umn_lookup(uf, cookie);
 	if (!reg) {

@@ -180,8 +180,9 @@ static void one_op(struct fuzzer *f)
 		default:
 			count(mmap(arena + at, len, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ? -1 : 0);
+			/* Populate without touching: another thread may unmap it. */
 			if (pick(f, 2))
-				arena[at] = 1;
+				madvise(arena + at, len, 23 /* MADV_POPULATE_WRITE */);
 		}
 	} else {
 		/* Close under the other threads' feet, then reopen. */

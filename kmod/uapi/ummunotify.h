@@ -74,7 +74,8 @@
  * -------
  * Every ioctl: ENOTTY for an unknown command; EFAULT for an unreadable or
  * unwritable argument; EIO with UMMUNOTIFY_FEATURE_OWNER_ONLY when the
- * caller's mm is not the file's.
+ * caller's mm is not the file's; EINTR if a fatal signal arrives while it
+ * waits for another thread's call on the same file.
  *
  * UMMUNOTIFY_EXCHANGE_FEATURES  (arg: __u32 *, in/out)
  *   in: the feature bits requested; out: the subset this kernel supports,
