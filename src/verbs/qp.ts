@@ -119,14 +119,13 @@ export class QueuePair extends Resource {
     this.pd = o.pd;
     this.sendCq = o.sendCq;
     this.recvCq = o.recvCq;
-    o.sendCq.reserve(o.maxSendWr);
+    let reservedSend = false;
+    let reservedRecv = false;
     try {
+      o.sendCq.reserve(o.maxSendWr);
+      reservedSend = true;
       o.recvCq.reserve(o.maxRecvWr);
-    } catch (err) {
-      o.sendCq.unreserve(o.maxSendWr);
-      throw err;
-    }
-    try {
+      reservedRecv = true;
       const caps = ch.id.createQp(
         o.pd.native,
         o.sendCq.native,
@@ -139,8 +138,8 @@ export class QueuePair extends Resource {
       this.qpNum = caps.qpNum;
       this.maxInlineData = caps.maxInlineData;
     } catch (err) {
-      o.sendCq.unreserve(o.maxSendWr);
-      o.recvCq.unreserve(o.maxRecvWr);
+      if (reservedSend) o.sendCq.unreserve(o.maxSendWr);
+      if (reservedRecv) o.recvCq.unreserve(o.maxRecvWr);
       this.abandon();
       throw err;
     }
