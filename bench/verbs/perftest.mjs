@@ -1,0 +1,61 @@
+// Runs perftest's ib_write_bw / ib_write_lat (server in the background, client
+// against it) on one device in this machine and parses their result line.
+import { spawn } from 'node:child_process';
+
+let nextPort = 18600 + (process.pid % 500);
+
+function run(cmd, args, timeoutMs) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Server in the background, then the client, retried while the server starts up.
+async function pair(tool, common, host) {
+  const port = String(nextPort++);
+  const args = [...common, '-p', port];
+  const server = run(tool, args, 300_000);
+  let client;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    await sleep(attempt === 0 ? 1500 : 1000);
+    client = await run(tool, [...args, host], 300_000);
+    if (client.code === 0) break;
+  }
+  const srv = await server;
+  if (client.code !== 0) throw new Error(`${tool} client failed:\n${client.out}\nserver:\n${srv.out}`);
+  return client.out;
+}
+
+// The result row starts with the message size and iteration count.
+function resultRow(out, size) {
+  for (const line of out.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 5 && f[0] === String(size) && /^\d+$/.test(f[1])) return f.map(Number);
+  }
+  throw new Error(`no result row for ${size} bytes in:\n${out}`);
+}
+
+/** ib_write_bw: messages per second and bytes per second (from its Mpps column). */
+export async function perftestBw({ device, host, size, iters, txDepth = 128 }) {
+  const out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth)], host);
+  const [, n, , , mpps] = resultRow(out, size);
+  return { iters: n, msgPerSec: mpps * 1e6, bytesPerSec: mpps * 1e6 * size };
+}
+
+/** ib_write_lat: average and typical one-way latency in microseconds (half the round trip). */
+export async function perftestLat({ device, host, size, iters, inline }) {
+  const extra = inline === undefined ? [] : ['-I', String(inline)];
+  const out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host);
+  const f = resultRow(out, size);
+  return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
+}
