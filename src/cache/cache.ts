@@ -92,7 +92,12 @@ const claimed = new WeakSet<MemoryMonitor>();
  *   the same view is acquired again), or from a new one (watch the range,
  *   register it, re-check the generation, then publish it).
  * - Registrations in use are reference counted and never evicted; unused ones
- *   wait in an LRU bounded by maxEntries, maxBytes and RLIMIT_MEMLOCK.
+ *   wait in an LRU (lru-cache) bounded by maxEntries, maxBytes and
+ *   RLIMIT_MEMLOCK. To keep the hit path free of LRU bookkeeping, a release
+ *   only stamps the entry; an entry reaching the LRU's old end with a newer
+ *   stamp gets a second chance at the recent end (LRU with lazy promotion).
+ * - The cache remembers each buffer's address in a non-enumerable symbol
+ *   property on the ArrayBuffer (a WeakMap for non-extensible ones).
  * - Whenever the monitor's generation has moved (checked with one load at
  *   every acquire, or by {@link checkGeneration}), the reports are drained and
  *   every entry overlapping changed memory leaves the index: unused ones are
@@ -122,7 +127,12 @@ export class RegistrationCache implements Releaser {
   readonly #indexes = new Map<number, IntervalIndex<Entry>>();
   readonly #byId = new Map<number, Entry>();
   readonly #lru: LRUCache<number, Entry>;
+  /** Per-buffer state lives in a property under this symbol on the buffer itself (WeakMap for frozen ones). */
+  readonly #tag = Symbol('rdma-regcache.buffer');
   #bufs = new WeakMap<object, BufferInfo>();
+  /** Entries to give a second chance: used since they were last put at the LRU's recent end. */
+  readonly #promote: Entry[] = [];
+  #tick = 0;
   readonly #dead: Entry[] = [];
   /** Invalidated while in use: deregistered at last release (or close). */
   readonly #limbo = new Set<Entry>();
@@ -189,7 +199,10 @@ export class RegistrationCache implements Releaser {
       max: maxEntries,
       // Runs inside lru-cache: only unlink here; deregistration waits for #flushDead.
       dispose: (entry, _id, reason) => {
-        if (reason === 'evict' && entry.refs === 0 && entry.valid) this.#evict(entry);
+        entry.inLru = false;
+        if (reason !== 'evict' || entry.refs !== 0 || !entry.valid) return;
+        if (entry.stamp !== entry.lruStamp) this.#promote.push(entry);
+        else this.#evict(entry);
       },
     });
   }
@@ -228,7 +241,7 @@ export class RegistrationCache implements Releaser {
       throw new TypeError('view must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
     }
     if (len === 0) throw new RangeError('view is zero-length or detached');
-    let info = this.#bufs.get(buf);
+    let info = (buf as Record<symbol, BufferInfo | undefined>)[this.#tag];
     if (info === undefined) info = this.#learn(view, buf);
     let entry = info.entry;
     if (entry !== null && entry.valid && info.off === off && info.len === len && info.access === access) {
@@ -309,8 +322,16 @@ export class RegistrationCache implements Releaser {
     this.#inUse--;
     if (this.#closed) return;
     if (e.valid) {
-      this.#lru.set(e.id, e); // most recently used; may push the least recent out
-      if (this.#dead.length !== 0) this.#flushDead();
+      // The LRU is refreshed lazily: a release only stamps the entry; an entry
+      // found at the LRU's old end with a newer stamp goes back to the recent end
+      // (see #settle). Only an entry not in the LRU is inserted here.
+      e.stamp = ++this.#tick;
+      if (!e.inLru) {
+        e.inLru = true;
+        e.lruStamp = e.stamp;
+        this.#lru.set(e.id, e); // may push the least recent out
+        this.#settle();
+      }
       if (this.#bytesPinned > this.#maxBytes || this.#bytesPinned > this.#memlock) this.#trim(0);
     } else if (this.#limbo.delete(e)) {
       this.#dead.push(e);
@@ -321,11 +342,15 @@ export class RegistrationCache implements Releaser {
   // ---- slow paths ----
 
   #learn(view: CacheableMemory, buf: object): BufferInfo {
+    const known = this.#bufs.get(buf);
+    if (known !== undefined) return known;
     const address = ArrayBuffer.isView(view)
       ? native.addressOf(view) - BigInt(view.byteOffset)
       : native.addressOf(new Uint8Array(buf as ArrayBuffer));
     const info: BufferInfo = { base: Number(address), entry: null, off: 0, len: 0, access: 0, addr: 0n };
-    this.#bufs.set(buf, info);
+    // A hidden property makes the next lookup one inline-cached load instead of a WeakMap probe.
+    if (Object.isExtensible(buf)) Object.defineProperty(buf, this.#tag, { value: info, writable: true });
+    else this.#bufs.set(buf, info);
     return info;
   }
 
@@ -426,8 +451,21 @@ export class RegistrationCache implements Releaser {
       (this.#entries > this.#maxEntries || this.#bytesPinned + incoming > byteCap || incoming === Infinity)
     ) {
       this.#lru.pop(); // its dispose evicts the entry if unused; an in-use one just leaves the LRU
-      if (this.#dead.length !== 0) this.#flushDead();
+      this.#settle();
     }
+  }
+
+  /** After lru-cache calls: second chances for entries used since they were queued, then deregistrations. */
+  #settle(): void {
+    const promote = this.#promote;
+    while (promote.length !== 0) {
+      const e = promote.pop()!;
+      if (e.inLru || !e.valid) continue;
+      e.inLru = true;
+      e.lruStamp = e.stamp;
+      this.#lru.set(e.id, e);
+    }
+    if (this.#dead.length !== 0) this.#flushDead();
   }
 
   #evict(e: Entry): void {
@@ -464,9 +502,10 @@ export class RegistrationCache implements Releaser {
     if (!e.valid) return; // a miss in progress: it registers again
     this.#unindex(e);
     if (e.refs === 0) {
-      this.#lru.delete(e.id);
+      if (e.inLru) this.#lru.delete(e.id);
       this.#dead.push(e);
     } else {
+      if (e.inLru) this.#lru.delete(e.id);
       this.#limbo.add(e);
     }
   }
@@ -542,7 +581,8 @@ export class RegistrationCache implements Releaser {
     this.#byId.clear();
     this.#limbo.clear();
     this.#dead.length = 0;
-    this.#bufs = new WeakMap();
+    this.#promote.length = 0;
+    this.#bufs = new WeakMap(); // tagged buffers keep stale infos: their entries are no longer valid
     this.#entries = 0;
   }
 }

@@ -34,6 +34,11 @@ export class Entry implements IntervalNode {
   valid = false;
   /** Its monitor watch is live. */
   watched = false;
+  /** Tick of its last release, and the tick it had when last put at the LRU's recent end. */
+  stamp = 0;
+  lruStamp = 0;
+  /** In the lru-cache (unused entries, plus in-use ones not yet noticed at the tail). */
+  inLru = false;
   left: IntervalNode | null = null;
   right: IntervalNode | null = null;
   priority = 0;
