@@ -22,9 +22,18 @@
  *      registration, so no event is ever dropped and nothing is allocated at
  *      invalidation time), and
  *   2. increments the 64-bit counter at offset 0 of the page that mmap() on
- *      the file maps, before the invalidating system call returns.
+ *      the file maps, before the invalidating system call returns. One
+ *      invalidation moves it by one however many registrations it hits;
+ *      invalidations running concurrently in several threads may share one
+ *      increment. Guarantee: whenever a report is queued after user space
+ *      read a LAST carrying value C, the counter is no longer C.
  *
- * A registration stays live after it is reported; it may be hit again.
+ * A registration stays live after it is reported; it may be hit again. It
+ * sees every invalidation that starts after REGISTER_REGION returned (one
+ * already in progress on another thread may be missed, as in V2).
+ * Invalidations are page granular and the kernel sometimes invalidates more
+ * than what changed (e.g. a 2 MiB range around a VMA split, for its
+ * transparent-huge-page check): reports can be spurious, never missing.
  *
  * Open
  * ----
