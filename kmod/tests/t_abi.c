@@ -466,6 +466,33 @@ TEST(fdinfo_lines)
 	close(fd);
 }
 
+/*
+ * The counter mapping keeps the file alive after close(): registrations
+ * still count; release() then runs from the munmap of the counter page.
+ */
+TEST(counter_outlives_fd)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(2 * pg, 1);
+	long long live = umn_param("registrations");
+
+	CHECK_OK(umn_reg(fd, p, pg, 1));
+	CHECK_OK(umn_reg(fd, p + pg, pg, 2));
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live + 2);
+	CHECK_OK(close(fd));
+	CHECK_OK(munmap(p, pg));
+	CHECK_EQ(*ctr, 1);
+	CHECK_OK(munmap(p + pg, pg));
+	CHECK_EQ(*ctr, 2);
+	CHECK_OK(munmap((void *)ctr, pg));
+	/* The last reference is gone: both registrations were removed. */
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live);
+}
+
 TF_MAIN(TF_CASE(layout_and_numbers), TF_CASE(v2_flow),
 	TF_CASE(hint_cleared_on_second_hit), TF_CASE(hint_clipped_to_registration),
 	TF_CASE(overlapping_registrations), TF_CASE(duplicate_cookie),
@@ -473,4 +500,4 @@ TF_MAIN(TF_CASE(layout_and_numbers), TF_CASE(v2_flow),
 	TF_CASE(mmap_rules), TF_CASE(nonblocking_read_and_poll),
 	TF_CASE(blocking_read_wakes), TF_CASE(epoll_and_sigio),
 	TF_CASE(unregister_discards_pending), TF_CASE(read_efault_loses_nothing),
-	TF_CASE(strict_validation), TF_CASE(fdinfo_lines))
+	TF_CASE(strict_validation), TF_CASE(fdinfo_lines), TF_CASE(counter_outlives_fd))
