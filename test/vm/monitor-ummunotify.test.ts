@@ -1,0 +1,121 @@
+// MemoryMonitor over the real /dev/ummunotify module (VM group).
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryMonitor, type MonitorEvent } from '../../src/index.js';
+import { native } from '../../src/native.js';
+
+const t = native.testing;
+const PAGE = t.constants.pageSize;
+const BPAGE = BigInt(PAGE);
+const { MADV_DONTNEED, MREMAP_MAYMOVE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = t.constants;
+
+const monitors: MemoryMonitor[] = [];
+function openMonitor(mappingOnly = true) {
+  const m = MemoryMonitor.open({ backend: 'ummunotify', mappingOnly });
+  monitors.push(m);
+  return m;
+}
+afterEach(() => {
+  for (const m of monitors.splice(0)) m.close();
+});
+
+function mapPages(pages: number) {
+  const address = t.mmap(pages * PAGE);
+  new Uint8Array(t.wrap(address, pages * PAGE)).fill(1);
+  return address;
+}
+const cookies = (events: MonitorEvent[]) => events.map((e) => e.cookie).sort();
+
+describe('ummunotify monitor', () => {
+  it("'auto' picks the module, with mapping-only filtering", () => {
+    const m = MemoryMonitor.open();
+    monitors.push(m);
+    expect(m.backend).toBe('ummunotify');
+  });
+
+  it('munmap through the test helper: generation moved before it returned, drain reports the exact pages', () => {
+    const m = openMonitor();
+    const a = mapPages(3);
+    m.watch(a, 3 * PAGE, 7n);
+    const g = m.generation;
+    expect(m.changed).toBe(false);
+    t.munmap(a + BPAGE, PAGE);
+    expect(m.generation).not.toBe(g);
+    expect(m.changed).toBe(true);
+    expect(m.drain()).toEqual([{ cookie: 7n, start: a + BPAGE, end: a + 2n * BPAGE, hint: true }]);
+    expect(m.changed).toBe(false);
+    m.unwatch(7n);
+    t.munmap(a, 3 * PAGE);
+    expect(m.changed).toBe(false);
+  });
+
+  it('sees madvise, mremap, MAP_FIXED, shmdt and brk shrink', () => {
+    const m = openMonitor();
+    const a = mapPages(2);
+    const b = mapPages(2);
+    const c = mapPages(2);
+    const shm = t.shmAttach(2 * PAGE);
+    new Uint8Array(t.wrap(shm, 2 * PAGE)).fill(2);
+    const brk0 = t.sbrk(0);
+    t.sbrk(4 * PAGE);
+    const heap = (brk0 + BPAGE - 1n) & ~(BPAGE - 1n);
+    new Uint8Array(t.wrap(heap, 2 * PAGE)).fill(3);
+    m.watch(a, 2 * PAGE, 1n);
+    m.watch(b, 2 * PAGE, 2n);
+    m.watch(c, 2 * PAGE, 3n);
+    m.watch(shm, 2 * PAGE, 4n);
+    m.watch(heap, 2 * PAGE, 5n);
+
+    t.madvise(a, PAGE, MADV_DONTNEED);
+    expect(cookies(m.drain())).toEqual([1n]);
+    const moved = t.mremap(b, 2 * PAGE, 32 * PAGE, MREMAP_MAYMOVE);
+    expect(cookies(m.drain())).toEqual([2n]);
+    t.mmap(PAGE, undefined, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, c + BPAGE);
+    expect(m.drain()).toEqual([{ cookie: 3n, start: c + BPAGE, end: c + 2n * BPAGE, hint: true }]);
+    t.shmDetach(shm);
+    expect(cookies(m.drain())).toEqual([4n]);
+    t.sbrk(-4 * PAGE);
+    expect(cookies(m.drain())).toEqual([5n]);
+    t.munmap(a, 2 * PAGE);
+    t.munmap(moved, 32 * PAGE);
+    t.munmap(c, 2 * PAGE);
+  });
+
+  it('with mapping-only filtering, fork() and child_process.spawn leave the generation alone', () => {
+    const m = openMonitor(true);
+    const a = mapPages(4);
+    m.watch(a, 4 * PAGE, 1n);
+    const g = m.generation;
+    expect(t.waitpid(t.fork('exit'))).toBe(0);
+    expect(spawnSync('true').status).toBe(0);
+    t.mprotect(a, PAGE, t.constants.PROT_READ);
+    t.mprotect(a, PAGE, t.constants.PROT_READ | t.constants.PROT_WRITE);
+    expect(m.generation).toBe(g);
+    expect(m.drain()).toEqual([]);
+    t.munmap(a, 4 * PAGE);
+    expect(cookies(m.drain())).toEqual([1n]);
+  });
+
+  it('without it (the V2 default), fork() of the owner does move it', () => {
+    const m = openMonitor(false);
+    const a = mapPages(4);
+    m.watch(a, 4 * PAGE, 1n);
+    const g = m.generation;
+    expect(t.waitpid(t.fork('exit'))).toBe(0);
+    expect(m.generation).not.toBe(g);
+    m.drain();
+    t.munmap(a, 4 * PAGE);
+  });
+
+  it('unwatch discards a pending report', () => {
+    const m = openMonitor();
+    const a = mapPages(2);
+    m.watch(a, 2 * PAGE, 1n);
+    m.watch(a, 2 * PAGE, 2n);
+    t.madvise(a, PAGE, MADV_DONTNEED);
+    m.unwatch(1n);
+    expect(cookies(m.drain())).toEqual([2n]);
+    expect(() => m.watch(a, PAGE, 2n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    t.munmap(a, 2 * PAGE);
+  });
+});
