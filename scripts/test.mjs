@@ -55,6 +55,14 @@ for (const k of kernels) {
     (out) => [cCounts(out), vitestCounts(json)].filter(Boolean));
 }
 
+// The main job, as users start it, in its short mode: zero mismatches or it fails.
+run('npm start -- --quick (buffer-reuse demo in the VM)', 'npm', ['start', '-s', '--', '--quick', '--out', `${RESULTS}/demo`],
+  (out) => {
+    const m = out.match(/verified (\d+) writes byte for byte: (\d+) mismatches/);
+    // One test: the demo verified every write and found no mismatch.
+    return m ? [{ passed: m[2] === '0' ? 1 : 0, failed: m[2] === '0' ? 0 : 1 }] : [];
+  });
+
 console.log('\n### summary');
 for (const g of groups) {
   const c = g.counts.reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed }), { passed: 0, failed: 0 });

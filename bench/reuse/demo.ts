@@ -1,0 +1,167 @@
+/**
+ * The buffer-reuse demo (what `npm start` runs inside the test VM): two
+ * endpoints over rxe0, the reuse workload at several sizes, once registering
+ * every operation and once through the cache; a table, a JSON file and an SVG
+ * chart of the results.
+ *
+ *   tsx bench/reuse/demo.ts [--quick] [--sizes 4096,65536] [--rounds N] [--unsafe] [--out DIR]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import Table from 'cli-table3';
+import { Endpoint, MemoryMonitor, type RemoteBuffer } from '../../src/index.js';
+import { groupedBarChart } from '../lib/chart.js';
+import { runReuse, type Mode, type ReuseResult } from './workload.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '4096,65536,1048576' },
+    rounds: { type: 'string' },
+    buffers: { type: 'string', default: '16' },
+    churn: { type: 'string', default: '4' },
+    unsafe: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/demo' },
+  },
+});
+
+const device = process.env.RDMA_REGCACHE_DEVICE;
+if (!process.env.RDMA_REGCACHE_IP) {
+  console.error('demo: RDMA_REGCACHE_IP is not set: run it through `npm start` (which boots the test VM) or set it to an RDMA device address');
+  process.exit(2);
+}
+const host: string = process.env.RDMA_REGCACHE_IP;
+const sizes = values.sizes.split(',').map(Number);
+const buffers = Number(values.buffers);
+const churn = Number(values.churn);
+if (sizes.some((s) => !Number.isInteger(s) || s < 8) || !(buffers > 0) || !(churn >= 0 && churn <= buffers)) {
+  console.error('demo: --sizes must be integers >= 8, --buffers positive, --churn between 0 and --buffers');
+  process.exit(2);
+}
+// Rounds per size: enough bytes to measure, fewer for big buffers.
+const roundsFor = (size: number) =>
+  values.rounds ? Number(values.rounds) : values.quick ? 6 : Math.max(24, Math.min(256, Math.round((96 << 20) / (size * buffers))));
+const modes: Mode[] = ['per-operation', 'cache', ...(values.unsafe ? (['cache-unmonitored'] as const) : [])];
+const label: Record<Mode, string> = {
+  'per-operation': 'register per op',
+  cache: 'cache + ummunotify',
+  'cache-unmonitored': 'cache, no monitor (unsafe)',
+};
+
+const target = Buffer.alloc(Math.max(...sizes) * buffers);
+console.log(`demo: ${modes.map((m) => label[m]).join(' vs ')}; sizes ${sizes.map(formatSize).join(', ')}; ${buffers} buffers, ${churn} reallocated per round`);
+const listener = await Endpoint.listen({ device, host, port: 0 });
+
+// One connection per mode: the client's cache (or none) is what differs.
+async function connectPair(mode: Mode): Promise<[Endpoint, Endpoint]> {
+  const cache =
+    mode === 'per-operation'
+      ? ('per-operation' as const)
+      : { monitor: MemoryMonitor.open({ backend: mode === 'cache' ? 'ummunotify' : 'none' }) };
+  const [peer, client] = await Promise.all([listener.accept(), Endpoint.connect({ device, host, port: listener.port, cache })]);
+  return [client, peer];
+}
+
+// An rkey is only good on its own connection's PD: each peer exposes the target.
+const clients = new Map<Mode, { client: Endpoint; remote: RemoteBuffer }>();
+const peers: Endpoint[] = [];
+for (const mode of modes) {
+  const [client, peer] = await connectPair(mode);
+  clients.set(mode, { client, remote: peer.expose(target) });
+  peers.push(peer);
+}
+listener.close();
+
+const total = sizes.reduce((n, s) => n + roundsFor(s) * buffers * modes.length, 0);
+const bar = new SingleBar({
+  format: 'reuse workload [{bar}] {percentage}% | {value}/{total} writes | {step}',
+  noTTYOutput: true,
+  notTTYSchedule: 5000,
+});
+bar.start(total, 0, { step: '' });
+const results: ReuseResult[] = [];
+let done = 0;
+for (const size of sizes) {
+  for (const mode of modes) {
+    const base = done;
+    bar.update(done, { step: `${label[mode]}, ${formatSize(size)}` });
+    const { client, remote } = clients.get(mode)!;
+    const r = await runReuse(mode, client, target, remote, {
+      size,
+      rounds: roundsFor(size),
+      buffers,
+      churn,
+      onProgress: (w) => bar.update(base + w),
+    });
+    done += r.writes;
+    results.push(r);
+  }
+}
+bar.update(total, { step: 'done' });
+bar.stop();
+for (const c of clients.values()) c.client.close();
+for (const p of peers) p.close();
+
+const table = new Table({
+  style: { head: [], border: [] }, // plain text: the output often ends up in a log
+  head: ['size', 'mode', 'writes', 'ops/s', 'MB/s', 'speedup', 'hits', 'misses', 'invalidations', 'stale avoided', 'verified', 'mismatches'],
+});
+for (const r of results) {
+  const base = results.find((b) => b.size === r.size && b.mode === 'per-operation')!;
+  table.push([
+    formatSize(r.size),
+    label[r.mode],
+    r.writes,
+    r.opsPerSecond.toFixed(0),
+    r.megabytesPerSecond.toFixed(1),
+    `${(r.opsPerSecond / base.opsPerSecond).toFixed(2)}x`,
+    r.hits ?? '-',
+    r.misses ?? '-',
+    r.invalidations ?? '-',
+    r.staleAvoided ?? '-',
+    r.verified,
+    r.mismatches,
+  ]);
+}
+console.log(table.toString());
+
+const safe = results.filter((r) => r.mode !== 'cache-unmonitored');
+const mismatches = safe.reduce((n, r) => n + r.mismatches, 0);
+const verified = safe.reduce((n, r) => n + r.verified, 0);
+const sameAddress = results.reduce((n, r) => n + r.sameAddress, 0);
+const reallocations = results.reduce((n, r) => n + r.reallocations, 0);
+console.log(`verified ${verified} writes byte for byte: ${mismatches} mismatches` +
+  ` (${sameAddress} of ${reallocations} reallocations got the freed address back)`);
+const slower = sizes.filter((s) => {
+  const c = results.find((r) => r.size === s && r.mode === 'cache')!;
+  const p = results.find((r) => r.size === s && r.mode === 'per-operation')!;
+  return c.opsPerSecond < p.opsPerSecond;
+});
+if (slower.length) console.log(`note: the cache was slower than registering per operation at ${slower.map(formatSize).join(', ')}`);
+
+mkdirSync(values.out, { recursive: true });
+const report = {
+  date: new Date().toISOString(),
+  kernel: (await import('node:os')).release(),
+  device,
+  options: { sizes, buffers, churn, quick: values.quick },
+  results,
+  verified,
+  mismatches,
+};
+writeFileSync(join(values.out, 'reuse.json'), `${JSON.stringify(report, null, 2)}\n`);
+const svg = await groupedBarChart(
+  results.map((r) => ({ x: formatSize(r.size), series: label[r.mode], value: r.megabytesPerSecond })),
+  { title: `Buffer reuse over rxe (${buffers} buffers, ${churn} reallocated per round)`, xTitle: 'buffer size', yTitle: 'MB/s (higher is better)', logScale: true },
+);
+writeFileSync(join(values.out, 'reuse.svg'), svg);
+console.log(`results: ${join(values.out, 'reuse.json')} and ${join(values.out, 'reuse.svg')}`);
+process.exit(mismatches === 0 ? 0 : 1);
+
+function formatSize(n: number): string {
+  if (n % (1 << 20) === 0) return `${n >> 20} MiB`;
+  if (n % 1024 === 0) return `${n >> 10} KiB`;
+  return `${n} B`;
+}
