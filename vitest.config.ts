@@ -20,7 +20,6 @@ export default defineConfig({
           // so one fork with all files keeps start-up cost paid once.
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
-          fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

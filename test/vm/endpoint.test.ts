@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Endpoint, EndpointListener, RdmaError, type RegistrationCache } from '../../src/index.js';
+import { Endpoint, EndpointListener, RdmaError, RegisterPerOperation, type RegistrationCache } from '../../src/index.js';
 import { native } from '../../src/native.js';
 
 const HOST = process.env.RDMA_REGCACHE_IP ?? '192.0.2.1';
@@ -159,7 +159,8 @@ describe('Endpoint failures and lifetime', () => {
     const remote = server.expose(target);
     for (let i = 0; i < 5; i++) await client.write(Buffer.alloc(4096, i + 1), remote);
     expect(target.every((x) => x === 5)).toBe(true);
-    expect((client.cache as { registrations: number }).registrations).toBe(5);
+    expect(client.cache).toBeInstanceOf(RegisterPerOperation);
+    expect((client.cache as RegisterPerOperation).registrations).toBe(5);
     client.close();
     server.close();
   });
