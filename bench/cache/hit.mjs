@@ -32,6 +32,7 @@ function run(name, cases) {
     suite.on('cycle', (e) => {
       const best = Math.min(...e.target.stats.sample);
       hz[e.target.name] = INNER / best;
+      perOp[`${name}: ${e.target.name}`] = { bestNs: (best * 1e9) / INNER, meanNs: (e.target.stats.mean * 1e9) / INNER };
       console.log(`  ${String(e.target)}`.replace(/ops\/sec/, `calls/s (x${INNER} ops)`) + `; best ${(best * 1e9 / INNER).toFixed(1)} ns/op`);
     });
     suite.on('complete', () => resolve(hz));
@@ -41,6 +42,7 @@ function run(name, cases) {
 }
 
 const results = {};
+const perOp = {}; // ns per operation of every case, for the JSON line
 let sink = 0;
 
 // ---- 1. generation check ----
@@ -118,3 +120,5 @@ for (const n of [1000, 100_000]) {
   console.log(`  hit, ${String(n).padStart(6)} entries, tree lookup / Map.get: ${results[`hit${n}Tree`].toFixed(2)}x`);
 }
 if (sink === 0.5) console.log(sink);
+// One JSON line for bench/run.ts: the ratios above and every case's ns/op.
+console.log(JSON.stringify({ bench: 'cache-hit', backend, quick, ratios: results, perOp }));
