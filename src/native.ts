@@ -77,6 +77,8 @@ export interface NativeTesting {
   shmAttach(length: bigint | number, address?: bigint): bigint;
   shmDetach(address: bigint): void;
   sbrk(increment: number): bigint;
+  /** Lowers the break by `length` only if it is still at `top`; false if malloc moved it meanwhile. */
+  sbrkRelease(top: bigint, length: number): boolean;
   /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
   wrap(address: bigint, length: bigint | number): ArrayBuffer;
   /** 'exit': the child _exit(0)s at once; 'return': the child returns 0 here. */

@@ -119,6 +119,18 @@ Napi::Value Sbrk(const Napi::CallbackInfo& info) {
   return Big(info.Env(), p);
 }
 
+// sbrkRelease(top, length) -> bool: lowers the break by `length` only if it is
+// still at `top` (where the test's sbrk(+length) left it). malloc grows its heap
+// with brk too; lowering the break under malloc's memory makes it abort
+// ("break adjusted to free malloc space"), so a test must never do that.
+Napi::Value SbrkRelease(const Napi::CallbackInfo& info) {
+  uint64_t top = ArgAddress(info, 0, "top");
+  int64_t len = ArgInt(info, 1, "length", 0);
+  if (reinterpret_cast<uintptr_t>(sbrk(0)) != top) return Napi::Boolean::New(info.Env(), false);
+  if (sbrk(static_cast<intptr_t>(-len)) == reinterpret_cast<void*>(-1)) ThrowErrno(info.Env(), errno, "sbrk");
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 // wrap(address, length) -> an ArrayBuffer over raw memory, owned by nobody: it
 // dangles once the memory is unmapped, so tests must drop it first.
 Napi::Value Wrap(const Napi::CallbackInfo& info) {
@@ -165,6 +177,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   t.Set("shmAttach", Napi::Function::New(env, ShmAttach, "shmAttach"));
   t.Set("shmDetach", Napi::Function::New(env, ShmDetach, "shmDetach"));
   t.Set("sbrk", Napi::Function::New(env, Sbrk, "sbrk"));
+  t.Set("sbrkRelease", Napi::Function::New(env, SbrkRelease, "sbrkRelease"));
   t.Set("wrap", Napi::Function::New(env, Wrap, "wrap"));
   t.Set("fork", Napi::Function::New(env, Fork, "fork"));
   t.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
