@@ -1,0 +1,86 @@
+/**
+ * The in-VM half of `npm run bench` (one boot): RDMA WRITE beside perftest,
+ * registration and invalidation cost, the buffer-reuse workload in three
+ * modes, and the module's C benchmark. Writes one JSON file.
+ *
+ *   npm run vm -- 'node --import tsx bench/vm/suite.ts --out build/bench/vm-6.1.json [--quick] [--reps 3] [--only kmod]'
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openDevice } from '../../src/index.js';
+import { invalidationCost } from './invalidation-cost.js';
+import { kmodRuns } from './kmod-runs.js';
+import { registrationCost } from './registration-cost.js';
+import { reuseRuns } from './reuse-runs.js';
+import { writeRuns } from './write-runs.js';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const host = process.env.RDMA_REGCACHE_IP;
+const device = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
+if (!values.out || (values.only === undefined && !host)) {
+  console.error('usage (inside the test VM): bench/vm/suite.ts --out FILE [--quick] [--reps N] [--only kmod]');
+  process.exit(2);
+}
+const quick = values.quick;
+const reps = Number(values.reps ?? (quick ? 1 : 3));
+const started = Date.now();
+const log = (s: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+const result: Record<string, unknown> = {
+  kernel: release(),
+  guestCpu: `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`,
+  device,
+  quick,
+  reps,
+};
+
+if (values.only !== 'kmod') {
+  const sizes = quick ? [4096, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576];
+  log(`RDMA WRITE beside perftest: ${sizes.join(', ')} B, ${reps} repetition(s)`);
+  result.write = await writeRuns({
+    device,
+    host: host!,
+    sizes,
+    reps,
+    budget: quick ? 4 << 20 : 128 << 20,
+    maxIters: quick ? 500 : 10000,
+    latIters: quick ? 100 : 1000,
+    log,
+  });
+
+  const ctx = openDevice(device);
+  const pd = ctx.allocPd();
+  try {
+    log('registration cost by size');
+    result.registration = (quick ? [4096, 1 << 20] : [4096, 65536, 1 << 20, 16 << 20]).map((size) => {
+      const iters = quick ? 20 : Math.max(20, Math.min(500, Math.floor((256 << 20) / size)));
+      const runs = Array.from({ length: reps }, () => registrationCost(pd, size, iters));
+      return { size, iters, runs };
+    });
+    log('invalidation cost');
+    result.invalidation = (quick ? [4096] : [4096, 1 << 20]).map((size) => {
+      const runs = Array.from({ length: reps }, () => invalidationCost(pd, size, quick ? 20 : 200));
+      return { size, runs };
+    });
+  } finally {
+    ctx.close();
+  }
+
+  log('buffer-reuse workload (bench/reuse/demo.ts --unsafe)');
+  result.reuse = reuseRuns(reps, quick);
+}
+
+log('kernel benchmark (bench/kmod/umn_bench)');
+result.kmod = kmodRuns(reps, quick);
+result.seconds = (Date.now() - started) / 1000;
+mkdirSync(dirname(values.out), { recursive: true });
+writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+log(`wrote ${values.out}`);
