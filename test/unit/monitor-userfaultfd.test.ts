@@ -70,8 +70,8 @@ describe.each(['wp', 'missing'] as const)('userfaultfd monitor (%s mode)', (mode
     const heap = (base + BPAGE - 1n) & ~(BPAGE - 1n);
     new Uint8Array(t.wrap(heap, 2 * PAGE)).fill(1);
     m.watch(heap, 2 * PAGE, 5n);
-    t.sbrk(-4 * PAGE);
-    expect(m.drain().map((e) => e.cookie)).toEqual([5n]);
+    if (t.sbrkRelease(base + 4n * BPAGE, 4 * PAGE)) expect(m.drain().map((e) => e.cookie)).toEqual([5n]);
+    else m.unwatch(5n); // malloc grew its heap meanwhile: the break must stay
 
     for (const [addr, len] of [[a.address, a.length], [b.address, 2 * PAGE], [moved, 64 * PAGE], [d.address, d.length]] as const) {
       t.munmap(addr, len);

@@ -20,10 +20,14 @@ export interface Rig {
   close(): void;
 }
 
-export async function rig(targetBytes = 1 << 20): Promise<Rig> {
+export async function rig(
+  targetBytes = 1 << 20,
+  backend: 'ummunotify' | 'userfaultfd' | 'none' = 'ummunotify',
+  cacheOptions: { maxEntries?: number; maxBytes?: number } = {},
+): Promise<Rig> {
   const pair = await connectedPair();
-  const monitor = MemoryMonitor.open({ backend: 'ummunotify' });
-  const cache = new RegistrationCache(pair.pd, { monitor });
+  const monitor = MemoryMonitor.open({ backend });
+  const cache = new RegistrationCache(pair.pd, { monitor, ...cacheOptions });
   const target = Buffer.alloc(targetBytes);
   const targetMr = pair.pd.registerMemory(target);
   const r: Rig = {
