@@ -3,23 +3,21 @@
 import { connect, listen, openDevice } from '../../dist/index.js';
 
 /** Opens the device and connects a pair; buffers of `maxSize` bytes on each side. */
-export async function setup({ device, host, maxSize, txDepth = 128, inline = 0 }) {
+export async function setup({ device, host, maxSize, txDepth = 128 }) {
   const ctx = openDevice(device);
   const pd = ctx.allocPd();
   const cq = ctx.createCq(4 * txDepth + 64);
-  const opts = { pd, sendCq: cq, maxSendWr: txDepth, maxRecvWr: 16, maxInlineData: inline };
+  const opts = { pd, sendCq: cq, maxSendWr: txDepth, maxRecvWr: 16 };
   const listener = await listen({ host });
   const accepted = listener.accept(opts);
   const a = await connect({ ...opts, host, port: listener.port });
   const b = await accepted;
   listener.close();
-  // SharedArrayBuffers so the latency loop can watch them with Atomics.load.
-  // Each holds an outgoing half and an incoming half of maxSize bytes.
-  const bufA = new Uint8Array(new SharedArrayBuffer(2 * maxSize));
-  const bufB = new Uint8Array(new SharedArrayBuffer(2 * maxSize));
+  const bufA = new Uint8Array(maxSize);
+  const bufB = new Uint8Array(maxSize);
   const mrA = pd.registerMemory(bufA);
   const mrB = pd.registerMemory(bufB);
-  return { ctx, cq, a, b, bufA, bufB, mrA, mrB, half: maxSize, inline: a.maxInlineData };
+  return { ctx, cq, a, b, bufA, bufB, mrA, mrB };
 }
 
 /**
@@ -60,34 +58,6 @@ export async function bindingBw(s, { size, iters, depth = 128, mode }) {
   }
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   return { msgPerSec: iters / sec, bytesPerSec: (iters * size) / sec };
-}
-
-/**
- * Ping-pong like ib_write_lat: A writes to B, B sees the last byte change and
- * writes back, A sees it; one-way latency = round trip / 2. Both sides spin on
- * memory (Atomics.load) and reap send completions with cq.poll().
- */
-export function bindingPingPong(s, { size, iters }) {
-  const { a, b, bufA, bufB, mrA, mrB, cq, half } = s;
-  const aOut = mrA.sge(0, size);
-  const bOut = mrB.sge(0, size);
-  const toB = mrB.remote(0); // B's incoming = its outgoing: it forwards what it got
-  const toA = mrA.remote(half); // A's incoming half
-  const last = size - 1;
-  const warm = Math.min(50, iters);
-  let t0 = 0n;
-  for (let i = 0; i < iters + warm; i++) {
-    if (i === warm) t0 = process.hrtime.bigint();
-    const v = (i % 255) + 1; // differs from the previous round's value
-    Atomics.store(bufA, last, v);
-    a.write(aOut, toB);
-    while (Atomics.load(bufB, last) !== v) cq.poll(8);
-    b.write(bOut, toA);
-    while (Atomics.load(bufA, half + last) !== v) cq.poll(8);
-    while (a.outstandingSends + b.outstandingSends > 0) cq.poll(8);
-  }
-  const ns = Number(process.hrtime.bigint() - t0);
-  return { tAvgUs: ns / iters / 2 / 1000 };
 }
 
 /** Latency of one awaited WRITE (post, completion through libuv, promise). */

@@ -45,17 +45,27 @@ function resultRow(out, size) {
   throw new Error(`no result row for ${size} bytes in:\n${out}`);
 }
 
-/** ib_write_bw: messages per second and bytes per second (from its Mpps column). */
+/** ib_write_bw: bytes and messages per second, from its 'BW average[MB/sec]' column (MiB/s in perftest). */
 export async function perftestBw({ device, host, size, iters, txDepth = 128 }) {
   const out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth)], host);
-  const [, n, , , mpps] = resultRow(out, size);
-  return { iters: n, msgPerSec: mpps * 1e6, bytesPerSec: mpps * 1e6 * size };
+  const [, n, , bwAvg] = resultRow(out, size);
+  const bytesPerSec = bwAvg * 2 ** 20;
+  if (!(bytesPerSec > 0)) throw new Error(`ib_write_bw reported no bandwidth:\n${out}`);
+  return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
 }
 
-/** ib_write_lat: average and typical one-way latency in microseconds (half the round trip). */
+/**
+ * ib_write_lat: average and typical one-way latency in microseconds (half the
+ * round trip). perftest derives time from a CPU-frequency estimate that now and
+ * then comes out as 0 under emulation ('inf' results): such runs are repeated.
+ */
 export async function perftestLat({ device, host, size, iters, inline }) {
   const extra = inline === undefined ? [] : ['-I', String(inline)];
-  const out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host);
-  const f = resultRow(out, size);
-  return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
+  let out = '';
+  for (let attempt = 0; attempt < 4; attempt++) {
+    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host);
+    const f = resultRow(out, size);
+    if (Number.isFinite(f[5]) && f[5] > 0) return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
+  }
+  throw new Error(`ib_write_lat gave no finite result:\n${out}`);
 }

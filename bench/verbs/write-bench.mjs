@@ -8,7 +8,10 @@
 // bandwidth run, default 128 MiB), VERBS_BENCH_MAX_ITERS (default 10000),
 // VERBS_BENCH_LAT_ITERS (default 1000), VERBS_BENCH_JSON (file to write).
 import { writeFileSync } from 'node:fs';
-import { bindingAwaitLatency, bindingBw, bindingPingPong, setup } from './binding.mjs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { bindingAwaitLatency, bindingBw, setup } from './binding.mjs';
+import { pingPongClient } from './pingpong.mjs';
 import { perftestBw, perftestLat } from './perftest.mjs';
 
 const device = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
@@ -27,7 +30,27 @@ const bwIters = (size) => Math.max(200, Math.min(maxIters, Math.floor(budget / s
 const latItersFor = (size) => Math.max(50, Math.min(latIters, Math.floor((budget / 4) / size)));
 const maxSize = Math.max(...sizes);
 const bw = await setup({ device, host, maxSize });
-const lat = await setup({ device, host, maxSize, inline: INLINE });
+
+// The binding's ping-pong runs in two processes, like ib_write_lat: a passive
+// peer (child) and the active side here.
+async function bindingPingPong(size, iters) {
+  const script = fileURLToPath(new URL('./pingpong.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, host, device, String(size), String(iters), String(INLINE)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`ping-pong peer exited with ${code}`)));
+  });
+  const latency = await pingPongClient({ device, host, port, size, iters, inline: INLINE });
+  await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+  return latency;
+}
 
 // Other guests may share the host: every measurement is repeated, interleaved
 // (perftest, binding, perftest, binding, ...), and the medians are compared.
@@ -38,7 +61,7 @@ const rows = [];
 for (const size of sizes) {
   const iters = bwIters(size);
   const li = latItersFor(size);
-  const m = { pBw: [], prmBw: [], polBw: [], pLat: [], pLatTyp: [], pp: [], awaited: [] };
+  const m = { pBw: [], prmBw: [], polBw: [], pLat: [], pLatTyp: [], pp: [], ppTyp: [], awaited: [] };
   for (let r = 0; r < repeat; r++) {
     m.pBw.push((await perftestBw({ device, host, size, iters })).bytesPerSec);
     m.prmBw.push((await bindingBw(bw, { size, iters, mode: 'promise' })).bytesPerSec);
@@ -46,7 +69,9 @@ for (const size of sizes) {
     const pl = await perftestLat({ device, host, size, iters: li, inline: INLINE });
     m.pLat.push(pl.tAvgUs);
     m.pLatTyp.push(pl.tTypicalUs);
-    m.pp.push(bindingPingPong(lat, { size, iters: li }).tAvgUs);
+    const pp = await bindingPingPong(size, li);
+    m.pp.push(pp.avgUs);
+    m.ppTyp.push(pp.typicalUs);
     m.awaited.push((await bindingAwaitLatency(bw, { size, iters: Math.min(li, 300) })).tAvgUs);
   }
   const row = {
@@ -61,24 +86,30 @@ for (const size of sizes) {
     perftestLatUs: median(m.pLat),
     perftestLatTypicalUs: median(m.pLatTyp),
     bindingPingPongUs: median(m.pp),
+    bindingPingPongTypicalUs: median(m.ppTyp),
     latRatio: median(m.pp) / median(m.pLat),
+    latRatioTypical: median(m.ppTyp) / median(m.pLatTyp),
     bindingAwaitedWriteUs: median(m.awaited),
     samples: m,
   };
   rows.push(row);
-  console.error(`size ${size}: bw ratio ${row.bwRatioPromise.toFixed(2)} (promise) ${row.bwRatioPoll.toFixed(2)} (poll), latency ratio ${row.latRatio.toFixed(2)}`);
+  console.error(`size ${size}: bw ratio ${row.bwRatioPromise.toFixed(2)} (promise) ${row.bwRatioPoll.toFixed(2)} (poll), latency ratio ${row.latRatio.toFixed(2)} (avg) ${row.latRatioTypical.toFixed(2)} (typical)`);
 }
 bw.ctx.close();
-lat.ctx.close();
 
 const f = (x, d = 1) => x.toFixed(d).padStart(9);
-console.log('\nRDMA WRITE on', device, '(same boot) - bandwidth MB/s (1e6), latency us (one way, ping-pong / 2)');
-console.log(
-  '    size |  ib_w_bw | bind.prm | bind.pol | ratio prm | ratio pol || ib_w_lat | bind.pp | ratio | awaited write',
-);
+console.log(`\nRDMA WRITE on ${device}, same boot, medians of ${repeat} interleaved runs`);
+console.log('bandwidth MB/s (1e6 B/s); binding: prm = awaiting promises (libuv), pol = busy cq.poll()');
+console.log('    size |  ib_w_bw | bind.prm | bind.pol | ratio prm | ratio pol');
 for (const r of rows)
   console.log(
-    `${String(r.size).padStart(8)} |${f(r.perftestMBps)} |${f(r.bindingPromiseMBps)} |${f(r.bindingPollMBps)} |${f(r.bwRatioPromise, 2)}  |${f(r.bwRatioPoll, 2)}  ||${f(r.perftestLatUs, 2)} |${f(r.bindingPingPongUs, 2)} |${f(r.latRatio, 2)} |${f(r.bindingAwaitedWriteUs, 2)}`,
+    `${String(r.size).padStart(8)} |${f(r.perftestMBps)} |${f(r.bindingPromiseMBps)} |${f(r.bindingPollMBps)} |${f(r.bwRatioPromise, 2)}  |${f(r.bwRatioPoll, 2)}`,
+  );
+console.log('latency us one way (ping-pong round trip / 2, two processes, inline <= 220 B), avg and typical (median)');
+console.log('    size | ib_w_lat avg      typ | binding avg      typ | ratio avg | ratio typ || awaited write (1 process, libuv)');
+for (const r of rows)
+  console.log(
+    `${String(r.size).padStart(8)} |${f(r.perftestLatUs, 1)}${f(r.perftestLatTypicalUs, 1)} |${f(r.bindingPingPongUs, 1)}${f(r.bindingPingPongTypicalUs, 1)} |${f(r.latRatio, 2)} |${f(r.latRatioTypical, 2)} ||${f(r.bindingAwaitedWriteUs, 1)}`,
   );
 const result = { device, kernel: process.env.RDMA_REGCACHE_KERNEL ?? null, repeat, inlineForLatency: INLINE, txDepth: 128, rows };
 console.log(JSON.stringify(result));

@@ -119,7 +119,9 @@ void CompletionQueue::OnReadable(void* arg) {
   ibv_cq* evCq = nullptr;
   void* evCtx = nullptr;
   unsigned events = 0;
-  while (ibv_get_cq_event(self->channel_, &evCq, &evCtx) == 0) ++events;
+  // One event per wakeup: the poll is level-triggered, so a second pending
+  // event wakes us again, and this saves a failing read() per completion burst.
+  if (ibv_get_cq_event(self->channel_, &evCq, &evCtx) == 0) ++events;
   if (events) ibv_ack_cq_events(self->cq_, events);
   ibv_req_notify_cq(self->cq_, 0);  // re-arm before polling: nothing slips between
 

@@ -58,11 +58,13 @@ export function assertUsable(o: ResolvedQpOptions): void {
     if (r.closed) throw closedError(what);
 }
 
+const TWO64 = 1n << 64n;
+
 function checkSge(local: ScatterEntry): void {
   if (typeof local !== 'object' || local === null) throw new TypeError(`local must be a ScatterEntry, got ${describe(local)}`);
   const { address, length, lkey } = local;
   if (typeof address !== 'bigint') throw new TypeError('local.address must be a bigint');
-  if (address < 0n || address >= 1n << 64n) throw new RangeError('local.address must be in [0, 2^64)');
+  if (address < 0n || address >= TWO64) throw new RangeError('local.address must be in [0, 2^64)');
   if (typeof length !== 'number') throw new TypeError('local.length must be a number');
   if (!(length >= 0 && length <= U32_MAX && Number.isInteger(length)))
     throw new RangeError(`local.length must be an integer in [0, 2^32), got ${length}`);
@@ -74,7 +76,7 @@ function checkRemote(remote: RemoteAddress): void {
   if (typeof remote !== 'object' || remote === null) throw new TypeError(`remote must be a RemoteAddress, got ${describe(remote)}`);
   const { address, rkey } = remote;
   if (typeof address !== 'bigint') throw new TypeError('remote.address must be a bigint');
-  if (address < 0n || address >= 1n << 64n) throw new RangeError('remote.address must be in [0, 2^64)');
+  if (address < 0n || address >= TWO64) throw new RangeError('remote.address must be in [0, 2^64)');
   if (typeof rkey !== 'number') throw new TypeError('remote.rkey must be a number');
   if (!(rkey >= 0 && rkey <= U32_MAX && Number.isInteger(rkey))) throw new RangeError('remote.rkey must be a 32-bit unsigned integer');
 }
