@@ -1,0 +1,71 @@
+/** The report's charts (SVG, drawn by Vega-Lite through chart.ts), one per section. */
+import { groupedBarChart, type BarDatum } from './chart.js';
+import type { BenchResults } from './results.js';
+import { formatSize, spread } from './stats.js';
+
+export interface Chart {
+  /** File name suffix: <date>-<name>.svg */
+  name: string;
+  svg: string;
+}
+
+const present = (d: BarDatum[]) => d.filter((x) => Number.isFinite(x.value) && x.value > 0);
+const LABEL = { 'per-operation': 'register per op', cache: 'cache + ummunotify', 'cache-unmonitored': 'cache, no monitor (unsafe)' } as Record<string, string>;
+
+export async function reportCharts(r: BenchResults): Promise<Chart[]> {
+  const charts: Chart[] = [];
+  const add = async (name: string, data: BarDatum[], title: string, xTitle: string, yTitle: string) => {
+    const d = present(data);
+    if (d.length) charts.push({ name, svg: await groupedBarChart(d, { title, xTitle, yTitle, logScale: true }) });
+  };
+  const h = r.host;
+  if (h) {
+    const pairs: [string, string, string][] = [
+      ['generation check', 'generation check: bare typed-array load', 'generation check: cache.checkGeneration()'],
+      ['hit, 1,000 entries', 'hits with 1000 entries: bare Map.get', 'hits with 1000 entries: acquire+release, same views'],
+      ['hit, 100,000 entries', 'hits with 100000 entries: bare Map.get', 'hits with 100000 entries: acquire+release, same views'],
+      ['miss (userfaultfd)', 'userfaultfd: hit', 'userfaultfd: miss'],
+    ];
+    const ns = { ...h.hitNs, ...h.missNs };
+    await add('host-micro', pairs.flatMap(([x, ref, ours]) => [
+      { x, series: 'reference (bare load / Map.get / hit)', value: ns[ref]?.median ?? NaN },
+      { x, series: 'rdma-regcache', value: ns[ours]?.median ?? NaN },
+    ]), 'Host micro-benchmarks (median of best samples)', 'operation', 'ns per operation (lower is better)');
+  }
+  const vm = r.vm['6.1'];
+  if (vm?.write) {
+    await add('write-bw', vm.write.flatMap((w) => [
+      { x: formatSize(w.size), series: 'perftest ib_write_bw', value: w.perftestMBps.median },
+      { x: formatSize(w.size), series: 'Endpoint.write (cache)', value: w.endpointMBps.median },
+    ]), `RDMA WRITE bandwidth on rxe (${vm.kernel})`, 'message size', 'MB/s (higher is better)');
+    await add('write-lat', vm.write.flatMap((w) => [
+      { x: formatSize(w.size), series: 'ib_write_lat round trip', value: w.perftestRttUs.median },
+      { x: formatSize(w.size), series: 'awaited Endpoint.write', value: w.endpointWriteUs.median },
+    ]), `RDMA WRITE latency on rxe (${vm.kernel})`, 'message size', 'microseconds (lower is better)');
+  }
+  if (vm?.reuse) {
+    await add('reuse', vm.reuse.map((x) => ({ x: formatSize(x.size), series: LABEL[x.mode] ?? x.mode, value: x.opsPerSecond.median })),
+      'Buffer reuse over rxe: 16 buffers, 4 reallocated per round', 'buffer size', 'writes/s (higher is better)');
+  }
+  if (vm?.registration) {
+    await add('registration', vm.registration.flatMap((g) => [
+      { x: formatSize(g.size), series: 'ibv_reg_mr + ibv_dereg_mr', value: spread(g.runs.map((x) => x.registerUs)).median },
+      { x: formatSize(g.size), series: 'cache hit (acquire + release)', value: spread(g.runs.map((x) => x.hitUs)).median },
+    ]), 'Registration cost by size', 'buffer size', 'microseconds (lower is better)');
+  }
+  if (vm?.invalidation) {
+    await add('invalidation', vm.invalidation.flatMap((g) => [
+      { x: formatSize(g.size), series: 'munmap, nothing registered', value: spread(g.runs.map((x) => x.plainMunmapUs)).median },
+      { x: formatSize(g.size), series: 'munmap of a cached buffer', value: spread(g.runs.map((x) => x.munmapUs)).median },
+      { x: formatSize(g.size), series: 'munmap + next check evicted it', value: spread(g.runs.map((x) => x.totalUs)).median },
+    ]), 'Invalidation cost', 'buffer size', 'microseconds (lower is better)');
+  }
+  const kmods = Object.values(r.vm).filter((v) => v?.kmod);
+  if (kmods.length) {
+    await add('kmod', kmods.flatMap((v) => [
+      { x: v!.kmod!.kernel, series: '0 registrations', value: v!.kmod!.loopNs0.median },
+      { x: v!.kmod!.kernel, series: `${v!.kmod!.regs.toLocaleString('en')} registrations elsewhere`, value: v!.kmod!.loopNsRegs.median },
+    ]), 'Kernel: mmap + touch + munmap loop', 'guest kernel', 'ns per iteration (lower is better)');
+  }
+  return charts;
+}

@@ -1,0 +1,152 @@
+/** The Markdown report: every §5 target with its ratio, then each benchmark's figures and chart. */
+import type { BenchResults, VmResult } from './results.js';
+import { formatSize, formatSpread, spread, type Spread } from './stats.js';
+import type { TargetRow } from './targets.js';
+
+const LABEL: Record<string, string> = {
+  'per-operation': 'register per op',
+  cache: 'cache + ummunotify',
+  'cache-unmonitored': 'cache, no monitor (unsafe)',
+};
+
+const table = (head: string[], rows: (string | number)[][]) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const fs = (s: Spread | undefined | null, d = 2) => (s ? formatSpread(s, d) : 'n/a');
+const x = (s: Spread | undefined | null, d = 2) => (s && s.n > 0 ? `${fs(s, d)}x` : 'n/a');
+const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? '**met**' : '**missed**');
+
+export interface ReportInput {
+  results: BenchResults;
+  targets: TargetRow[];
+  /** chart name -> file name beside the report */
+  charts: Map<string, string>;
+  /** Hand-written analysis to include (missed targets: why, what would close them). */
+  notes?: string;
+}
+
+export function report({ results: r, targets, charts, notes }: ReportInput): string {
+  const out: string[] = [];
+  const img = (name: string, alt: string) => (charts.has(name) ? [`![${alt}](${charts.get(name)})`, ''] : []);
+  const m = r.machine;
+  const guests = Object.entries(r.vm).map(([k, v]) => (v ? `${v.kernel}` : `${k} (boot failed)`));
+  out.push(
+    `# rdma-regcache benchmarks, ${r.date}${r.quick ? ' (quick mode: checks that each benchmark runs, not its values)' : ''}`,
+    '',
+    `- Machine: ${m.cpu}, ${m.cores} cores, host Linux ${m.hostKernel}, Node ${m.node}; commit ${m.commit}.`,
+    `- Guests: ${guests.join(', ') || 'none'} under qemu TCG (software emulation, 2 vCPUs), Soft-RoCE device ${Object.values(r.vm).find(Boolean)?.device ?? 'rxe0'}.`,
+    `- At the start: load average ${m.loadAverage.toFixed(1)}, ${m.otherGuests} other qemu guest(s) running. Every figure shares the cores with them.`,
+    `- Each figure: median (min-max) over ${r.reps} repetition(s); each ratio is taken per repetition between runs made side by side in the same process or VM boot, then summarised.`,
+    `- Whole run: ${(r.seconds / 60).toFixed(1)} min. Reproduce: \`npm run bench\` (\`npm run bench -- --quick\` for the short check).`,
+    '',
+    '## Targets (DESIGN.md §5)',
+    '',
+    table(['target', 'measured ratio', 'target', 'absolute (medians)', 'verdict'],
+      targets.map((t) => [t.target, x(t.ratio), t.limit, t.absolute, verdict(t.met)])),
+    '',
+  );
+  if (notes) out.push('## Notes on the results', '', notes.trim(), '');
+  if (r.errors.length) out.push('## Steps that failed', '', ...r.errors.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
+  if (r.host) out.push(...hostSection(r), ...img('host-micro', 'host micro-benchmarks'));
+  const vm = r.vm['6.1'];
+  if (vm) out.push(...vmSections(vm, img));
+  out.push(...kmodSection(r), ...img('kmod', 'kernel benchmark'));
+  return `${out.join('\n')}\n`;
+}
+
+function hostSection(r: BenchResults): string[] {
+  const h = r.host!;
+  const ns = { ...h.hitNs, ...h.missNs };
+  return [
+    `## Host micro-benchmarks ('benchmark' package, monitor backend ${h.backend})`,
+    '',
+    'ns per operation: the best sample of each run (1,000 operations per call for hits, 100 for misses), median (min-max) over runs.',
+    '',
+    table(['case', 'ns/op'], Object.entries(ns).map(([k, v]) => [k, fs(v, 1)])),
+    '',
+    table(['ratio', 'value'], [
+      ['cache.checkGeneration() / bare typed-array load', x(h.hitRatios.generationCheck)],
+      ['monitor.changed / bare typed-array load', x(h.hitRatios.monitorChanged)],
+      ['hit, 1,000 entries, same view / Map.get', x(h.hitRatios.hit1000)],
+      ['hit, 1,000 entries, new view (tree lookup) / Map.get', x(h.hitRatios.hit1000Tree)],
+      ['hit, 100,000 entries, same view / Map.get', x(h.hitRatios.hit100000)],
+      ['hit, 100,000 entries, new view (tree lookup) / Map.get', x(h.hitRatios.hit100000Tree)],
+      ['miss / hit, userfaultfd monitor (fake registrar)', x(h.missRatios.userfaultfd, 1)],
+      ['miss / hit, no monitor (fake registrar)', x(h.missRatios.none, 1)],
+    ]),
+    '',
+  ];
+}
+
+function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]): string[] {
+  const out: string[] = [];
+  if (vm.write) {
+    out.push(
+      `## RDMA WRITE beside perftest (${vm.kernel}, one boot)`,
+      '',
+      'Bandwidth: 128 writes in flight (ib_write_bw -t 128; Endpoint queue depth 128, cache on, registration pre-warmed). ' +
+        'Latency: ib_write_lat reports half a ping-pong round trip; an awaited Endpoint.write (post to completion) is a round trip, so it is set against 2 x ib_write_lat.',
+      '',
+      table(['size', 'iterations', 'ib_write_bw MB/s', 'Endpoint MB/s', 'ratio', 'ib_write_lat RTT us', 'Endpoint write us', 'ratio'],
+        vm.write.map((w) => [formatSize(w.size), `${w.bwIters} / ${w.latIters}`, fs(w.perftestMBps, 1), fs(w.endpointMBps, 1), x(w.bwRatio),
+          fs(w.perftestRttUs, 1), fs(w.endpointWriteUs, 1), x(w.latRatio)])),
+      '',
+      ...img('write-bw', 'WRITE bandwidth'),
+      ...img('write-lat', 'WRITE latency'),
+    );
+  }
+  if (vm.reuse) {
+    out.push(
+      '## Buffer-reuse workload (bench/reuse, 16 buffers, 4 freed and reallocated per round)',
+      '',
+      'Every write is checked byte for byte at the target. The unsafe mode (cache without a monitor) is there for the record: its mismatches are the stale registrations the monitor exists to prevent.',
+      '',
+      table(['size', 'mode', 'writes', 'writes/s', 'MB/s', 'vs register per op', 'hits', 'misses', 'invalidations', 'stale avoided', 'verified', 'mismatches'],
+        vm.reuse.map((u) => [formatSize(u.size), LABEL[u.mode] ?? u.mode, u.writes, fs(u.opsPerSecond, 0), fs(u.megabytesPerSecond, 1), x(u.speedup),
+          u.mode === 'per-operation' ? '-' : u.hits, u.mode === 'per-operation' ? '-' : u.misses, u.mode === 'per-operation' ? '-' : u.invalidations,
+          u.mode === 'per-operation' ? '-' : u.staleAvoided, u.verified, u.mismatches])),
+      '',
+      ...img('reuse', 'buffer reuse'),
+    );
+  }
+  if (vm.registration) {
+    out.push(
+      '## Registration cost by size',
+      '',
+      'ibv_reg_mr + ibv_dereg_mr of a touched buffer, against an acquire+release hit of the same buffer in a RegistrationCache on the same PD (what a hit saves).',
+      '',
+      table(['size', 'iterations', 'register + deregister us', 'cache hit us', 'register / hit'],
+        vm.registration.map((g) => [formatSize(g.size), g.iters, fs(spread(g.runs.map((q) => q.registerUs)), 1), fs(spread(g.runs.map((q) => q.hitUs)), 2),
+          x(spread(g.runs.map((q) => q.registerUs / q.hitUs)), 0)])),
+      '',
+      ...img('registration', 'registration cost'),
+    );
+  }
+  if (vm.invalidation) {
+    out.push(
+      '## Invalidation cost',
+      '',
+      'From munmap() of a cached buffer to the next generation check having evicted its entry (kernel notifier + counter, then drain, evict, ibv_dereg_mr), against munmap() of the same kind of mapping with nothing registered.',
+      '',
+      table(['size', 'munmap, nothing registered us', 'munmap, cached us', 'check + evict us', 'total us', 'total / plain munmap'],
+        vm.invalidation.map((g) => [formatSize(g.size), fs(spread(g.runs.map((q) => q.plainMunmapUs)), 1), fs(spread(g.runs.map((q) => q.munmapUs)), 1),
+          fs(spread(g.runs.map((q) => q.evictUs)), 1), fs(spread(g.runs.map((q) => q.totalUs)), 1), x(spread(g.runs.map((q) => q.totalUs / q.plainMunmapUs)), 1)])),
+      '',
+      ...img('invalidation', 'invalidation cost'),
+    );
+  }
+  return out;
+}
+
+function kmodSection(r: BenchResults): string[] {
+  const rows = Object.values(r.vm).filter((v) => v?.kmod).map((v) => v!.kmod!);
+  if (!rows.length) return [];
+  return [
+    '## Kernel benchmark (bench/kmod/umn_bench.c)',
+    '',
+    'mmap + touch (4 pages) + munmap loop: with 100,000 registrations elsewhere in the address space (none hit) against the same loop in a process with none, interleaved rounds, best round of each per run.',
+    '',
+    table(['kernel', 'runs', '0 registrations ns/iter', 'with registrations ns/iter', 'ratio', 'REGISTER ns', 'UNREGISTER ns'],
+      rows.map((k) => [k.kernel, k.runs, fs(k.loopNs0, 0), fs(k.loopNsRegs, 0), x(k.ratio, 3), fs(k.registerNs, 0), fs(k.unregisterNs, 0)])),
+    '',
+  ];
+}

@@ -1,0 +1,62 @@
+/** Every target of DESIGN.md §5, evaluated from one run's results. */
+import type { BenchResults } from './results.js';
+import { formatSize, spread, type Spread } from './stats.js';
+
+export interface TargetRow {
+  target: string;
+  /** The measured ratio over repetitions (null: not measured in this run). */
+  ratio: Spread | null;
+  /** "<= 1.2x" / ">= 0.95x". */
+  limit: string;
+  /** The absolute numbers behind the ratio (medians). */
+  absolute: string;
+  met: boolean | null;
+}
+
+const ns = (s: Spread | undefined) => (s && s.n > 0 ? `${s.median.toFixed(1)} ns` : 'n/a');
+const ok = (s: Spread | null | undefined) => s != null && s.n > 0;
+
+function row(target: string, ratio: Spread | null | undefined, op: '<=' | '>=', limit: number, absolute: string): TargetRow {
+  const measured = ok(ratio) ? ratio! : null;
+  return {
+    target,
+    ratio: measured,
+    limit: `${op} ${limit}x`,
+    absolute,
+    met: measured === null ? null : op === '<=' ? measured.median <= limit : measured.median >= limit,
+  };
+}
+
+export function targets(r: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const h = r.host;
+  rows.push(row('generation check from JS vs a bare typed-array load loop', h?.hitRatios.generationCheck, '<=', 1.2,
+    `${ns(h?.hitNs['generation check: cache.checkGeneration()'])} vs ${ns(h?.hitNs['generation check: bare typed-array load'])} per check`));
+  for (const n of [100_000, 1000]) {
+    rows.push(row(`cache hit (acquire+release), ${n.toLocaleString('en')} entries, vs bare Map.get`, h?.hitRatios[`hit${n}`], '<=', 3,
+      `${ns(h?.hitNs[`hits with ${n} entries: acquire+release, same views`])} vs ${ns(h?.hitNs[`hits with ${n} entries: bare Map.get`])}`));
+  }
+  const vm = r.vm['6.1'];
+  for (const size of [65536, 262144, 1048576]) {
+    const w = vm?.write?.find((x) => x.size === size);
+    rows.push(row(`RDMA WRITE bandwidth through Endpoint (cache), ${formatSize(size)}, vs ib_write_bw`, w?.bwRatio, '>=', 0.95,
+      w ? `${w.endpointMBps.median?.toFixed(1)} vs ${w.perftestMBps.median?.toFixed(1)} MB/s` : 'n/a'));
+  }
+  for (const c of vm?.reuse?.filter((x) => x.mode === 'cache') ?? []) {
+    const base = vm!.reuse!.find((x) => x.mode === 'per-operation' && x.size === c.size)!;
+    rows.push(row(`buffer reuse (16 buffers), ${formatSize(c.size)}: cache vs register-per-op (never slower)`, c.speedup, '>=', 1,
+      `${c.opsPerSecond.median.toFixed(0)} vs ${base.opsPerSecond.median.toFixed(0)} writes/s`));
+  }
+  if (!vm?.reuse) rows.push(row('buffer reuse (16 buffers): cache vs register-per-op (never slower)', null, '>=', 1, 'n/a'));
+  for (const [series, v] of Object.entries(r.vm)) {
+    const k = v?.kmod;
+    rows.push(row(`kernel (${k?.kernel ?? series}): mmap/munmap loop, ${k?.regs?.toLocaleString('en') ?? '100,000'} registrations vs none`, k?.ratio, '<=', 1.5,
+      k ? `${k.loopNsRegs.median.toFixed(0)} vs ${k.loopNs0.median.toFixed(0)} ns/iteration` : 'n/a'));
+  }
+  return rows;
+}
+
+/** Spread of per-run ratios a/b over paired runs. */
+export function ratioSpread<T>(runs: T[], a: (x: T) => number, b: (x: T) => number): Spread {
+  return spread(runs.map((x) => a(x) / b(x)));
+}

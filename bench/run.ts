@@ -1,0 +1,106 @@
+/**
+ * npm run bench [-- --quick] [--reps N] [--out DIR] [--kernels "6.1 6.12"] [--no-vm] [--no-host]
+ *
+ * The whole suite: host micro-benchmarks, then one test-VM boot on 6.1 (WRITE
+ * beside perftest, registration and invalidation cost, buffer reuse, the
+ * kernel benchmark) and one on each other kernel (the kernel benchmark).
+ * Writes <out>/<date>.json, <out>/<date>.md and the charts beside them
+ * (default out: bench/results; build/bench-quick with --quick, so a CI run
+ * never overwrites a committed report).
+ *
+ * Exit status 0 when every benchmark produced numbers (targets met or not);
+ * the last line says so: "bench: all N benchmarks produced numbers".
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hostMicro } from './host/micro.js';
+import { machine } from './lib/machine.js';
+import { reportCharts } from './lib/report-charts.js';
+import { report } from './lib/report.js';
+import type { BenchResults, VmResult } from './lib/results.js';
+import { targets } from './lib/targets.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    out: { type: 'string' },
+    kernels: { type: 'string', default: process.env.RDMA_REGCACHE_KERNELS ?? '6.1 6.12' },
+    'no-vm': { type: 'boolean', default: false },
+    'no-host': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const reps = Number(values.reps ?? (quick ? 1 : 3));
+if (!Number.isInteger(reps) || reps < 1) {
+  console.error('bench: --reps must be a positive integer');
+  process.exit(2);
+}
+const outDir = values.out ?? (quick ? 'build/bench-quick' : 'bench/results');
+const kernels = values.kernels.split(/\s+/).filter(Boolean);
+const started = Date.now();
+const log = (s: string) => console.log(`\n### bench [${((Date.now() - started) / 60000).toFixed(1)} min] ${s}`);
+const date = new Date().toISOString().slice(0, 10);
+
+const results: BenchResults = { date, quick, reps, machine: machine(), host: null, vm: {}, errors: [], seconds: 0 };
+log(`${quick ? 'quick' : 'full'} run, ${reps} repetition(s); ${results.machine.cpu} x ${results.machine.cores}, ` +
+  `load ${results.machine.loadAverage.toFixed(1)}, ${results.machine.otherGuests} other qemu guest(s)`);
+let expected = 0;
+
+if (!values['no-host']) {
+  expected++;
+  try {
+    results.host = hostMicro(reps, quick, log);
+  } catch (err) {
+    results.errors.push(`host micro-benchmarks: ${(err as Error).message}`);
+  }
+}
+
+// One boot per kernel; the first runs everything, the others the kernel benchmark.
+if (!values['no-vm']) {
+  mkdirSync('build/bench', { recursive: true });
+  for (const [i, k] of kernels.entries()) {
+    expected++;
+    const file = `build/bench/vm-${k}${quick ? '-quick' : ''}.json`;
+    rmSync(file, { force: true });
+    const only = i === 0 ? '' : ' --only kmod';
+    log(`VM ${k}: ${i === 0 ? 'WRITE beside perftest, registration, invalidation, buffer reuse, kernel benchmark' : 'kernel benchmark'}`);
+    const cmd = `node --import tsx bench/vm/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}${only}`;
+    const p = spawnSync('node', ['scripts/vm/run.mjs', '--kernel', k, '--timeout', quick ? '900' : '5400', cmd], { stdio: 'inherit' });
+    if (p.status === 0 && existsSync(file)) results.vm[k] = JSON.parse(readFileSync(file, 'utf8')) as VmResult;
+    else {
+      results.vm[k] = null;
+      results.errors.push(`VM ${k}: the suite failed (exit ${p.status ?? p.signal}); its output is above`);
+    }
+  }
+}
+
+results.seconds = (Date.now() - started) / 1000;
+const rows = targets(results);
+mkdirSync(outDir, { recursive: true });
+const charts = new Map<string, string>();
+for (const c of await reportCharts(results)) {
+  const file = `${date}-${c.name}.svg`;
+  writeFileSync(join(outDir, file), c.svg);
+  charts.set(c.name, file);
+}
+const notesFile = join(outDir, `${date}-notes.md`);
+const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : undefined;
+writeFileSync(join(outDir, `${date}.json`), `${JSON.stringify({ ...results, targets: rows }, null, 2)}\n`);
+writeFileSync(join(outDir, `${date}.md`), report({ results, targets: rows, charts, notes }));
+
+console.log('\n### targets (DESIGN.md §5)');
+for (const t of rows) {
+  const v = t.ratio ? `${t.ratio.median.toFixed(2)}x (${t.ratio.min.toFixed(2)}-${t.ratio.max.toFixed(2)})` : 'n/a';
+  console.log(`${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.target}: ${v}, target ${t.limit}; ${t.absolute}`);
+}
+console.log(`\nreport: ${join(outDir, `${date}.md`)} (JSON ${join(outDir, `${date}.json`)}, ${charts.size} charts)`);
+const produced = expected - results.errors.length;
+if (results.errors.length) {
+  for (const e of results.errors) console.log(`error: ${e}`);
+  console.log(`bench: ${produced} of ${expected} benchmark groups produced numbers`);
+  process.exit(1);
+}
+console.log(`bench: all ${expected} benchmark groups produced numbers`);
