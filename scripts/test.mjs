@@ -63,6 +63,14 @@ run('npm start -- --quick (buffer-reuse demo in the VM)', 'npm', ['start', '-s',
     return m ? [{ passed: m[2] === '0' ? 1 : 0, failed: m[2] === '0' ? 0 : 1 }] : [];
   });
 
+// The benchmark suite in its short mode, so it does not rot: every benchmark
+// runs and produces numbers (their values are not judged here). One test.
+run('npm run bench -- --quick (every benchmark produces numbers)', 'npm', ['run', 'bench', '-s', '--', '--quick', '--out', `${RESULTS}/bench`],
+  (out) => {
+    const ok = /^bench: all \d+ benchmark groups produced numbers$/m.test(out);
+    return [{ passed: ok ? 1 : 0, failed: ok ? 0 : 1 }];
+  });
+
 console.log('\n### summary');
 for (const g of groups) {
   const c = g.counts.reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed }), { passed: 0, failed: 0 });
