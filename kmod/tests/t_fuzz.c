@@ -3,7 +3,8 @@
  * Bad input: threads issue random ioctls (random commands and sizes, valid,
  * invalid, unmapped, PROT_NONE, straddling and kernel pointers), reads,
  * polls, mmaps and address-space churn on a few shared files while the files
- * are closed and reopened under them. Afterwards no registration may be left,
+ * are closed and reopened under them, and forked children use them from
+ * another address space. Afterwards no registration may be left,
  * the module must unload (its exit path WARNs on a leak, which fails the VM
  * run), slab usage must be back to its baseline, and it must load again.
  *
@@ -184,6 +185,30 @@ static void one_op(struct fuzzer *f)
 			if (pick(f, 2))
 				madvise(arena + at, len, 23 /* MADV_POPULATE_WRITE */);
 		}
+	} else if (op == 98 && pick(f, 16) == 0) {
+		/*
+		 * A forked child pokes the inherited files: EIO with OWNER_ONLY,
+		 * else it acts on our address space from another mm.
+		 */
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			for (int i = 0; i < 32; i++) {
+				int cfd = atomic_load(&slots[pick(f, NSLOTS)]);
+				unsigned int cmd = rand_cmd(f);
+				void *arg = rand_ptr(f, 32);
+				struct pollfd p = { .fd = cfd, .events = POLLIN };
+
+				fill_scratch(f, arg, cmd);
+				syscall(SYS_ioctl, cfd, cmd, arg);
+				syscall(SYS_read, cfd, rand_ptr(f, 64), 64);
+				poll(&p, 1, 0);
+			}
+			_exit(0);
+		}
+		count(pid);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
 	} else {
 		/* Close under the other threads' feet, then reopen. */
 		int nfd = open_slot_fd(f);
