@@ -24,6 +24,7 @@ export interface BarChartOptions {
 /** A grouped bar chart as an SVG document. */
 export async function groupedBarChart(data: BarDatum[], opts: BarChartOptions): Promise<string> {
   const order = [...new Set(data.map((d) => d.x))];
+  const floor = 10 ** Math.floor(Math.log10(Math.min(...data.map((d) => d.value).filter((v) => v > 0), 1)));
   const spec: vl.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: opts.title,
@@ -38,8 +39,10 @@ export async function groupedBarChart(data: BarDatum[], opts: BarChartOptions): 
         field: 'value',
         type: 'quantitative',
         title: opts.yTitle,
-        scale: opts.logScale ? { type: 'log' } : {},
+        scale: opts.logScale ? { type: 'log', domainMin: floor } : {},
       },
+      // A bar on a log scale has no zero to start from: it starts at the floor.
+      ...(opts.logScale ? { y2: { datum: floor } } : {}),
       color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top' } },
       tooltip: [{ field: 'series' }, { field: 'value', format: ',.1f' }],
     },
