@@ -61,9 +61,10 @@ const rows = [];
 for (const size of sizes) {
   const iters = bwIters(size);
   const li = latItersFor(size);
-  const m = { pBw: [], prmBw: [], polBw: [], pLat: [], pLatTyp: [], pp: [], ppTyp: [], awaited: [] };
+  const m = { pBw1: [], pBw: [], prmBw: [], polBw: [], pLat: [], pLatTyp: [], pp: [], ppTyp: [], awaited: [] };
   for (let r = 0; r < repeat; r++) {
     m.pBw.push((await perftestBw({ device, host, size, iters })).bytesPerSec);
+    m.pBw1.push((await perftestBw({ device, host, size, iters, cqMod: 1 })).bytesPerSec);
     m.prmBw.push((await bindingBw(bw, { size, iters, mode: 'promise' })).bytesPerSec);
     m.polBw.push((await bindingBw(bw, { size, iters, mode: 'poll' })).bytesPerSec);
     const pl = await perftestLat({ device, host, size, iters: li, inline: INLINE });
@@ -78,6 +79,8 @@ for (const size of sizes) {
     size,
     bwIters: iters,
     perftestMBps: median(m.pBw) / 1e6,
+    perftestSignalAllMBps: median(m.pBw1) / 1e6,
+    bwRatioPollVsSignalAll: median(m.polBw) / median(m.pBw1),
     bindingPromiseMBps: median(m.prmBw) / 1e6,
     bindingPollMBps: median(m.polBw) / 1e6,
     bwRatioPromise: median(m.prmBw) / median(m.pBw),
@@ -100,10 +103,11 @@ bw.ctx.close();
 const f = (x, d = 1) => x.toFixed(d).padStart(9);
 console.log(`\nRDMA WRITE on ${device}, same boot, medians of ${repeat} interleaved runs`);
 console.log('bandwidth MB/s (1e6 B/s); binding: prm = awaiting promises (libuv), pol = busy cq.poll()');
-console.log('    size |  ib_w_bw | bind.prm | bind.pol | ratio prm | ratio pol');
+console.log('ib_w_bw: perftest defaults (a completion every 100 writes); -Q 1: a completion per write, as the binding does');
+console.log('    size |  ib_w_bw | ib_w_bw -Q1 | bind.prm | bind.pol | ratio prm | ratio pol | pol/-Q1');
 for (const r of rows)
   console.log(
-    `${String(r.size).padStart(8)} |${f(r.perftestMBps)} |${f(r.bindingPromiseMBps)} |${f(r.bindingPollMBps)} |${f(r.bwRatioPromise, 2)}  |${f(r.bwRatioPoll, 2)}`,
+    `${String(r.size).padStart(8)} |${f(r.perftestMBps)} |${f(r.perftestSignalAllMBps, 1).padStart(12)} |${f(r.bindingPromiseMBps)} |${f(r.bindingPollMBps)} |${f(r.bwRatioPromise, 2)}  |${f(r.bwRatioPoll, 2)}  |${f(r.bwRatioPollVsSignalAll, 2)}`,
   );
 console.log('latency us one way (ping-pong round trip / 2, two processes, inline <= 220 B), avg and typical (median)');
 console.log('    size | ib_w_lat avg      typ | binding avg      typ | ratio avg | ratio typ || awaited write (1 process, libuv)');
