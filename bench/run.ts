@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick] [--reps N] [--out DIR] [--kernels "6.1 6.12"] [--no-vm] [--no-host]
+ * tsx bench/run.ts --from bench/results/<date>.json   (only redraw the report and charts)
  *
  * The whole suite: host micro-benchmarks, then one test-VM boot on 6.1 (WRITE
  * beside perftest, registration and invalidation cost, buffer reuse, the
@@ -13,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostMicro } from './host/micro.js';
 import { machine } from './lib/machine.js';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     kernels: { type: 'string', default: process.env.RDMA_REGCACHE_KERNELS ?? '6.1 6.12' },
     'no-vm': { type: 'boolean', default: false },
     'no-host': { type: 'boolean', default: false },
+    from: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -38,18 +40,20 @@ if (!Number.isInteger(reps) || reps < 1) {
   console.error('bench: --reps must be a positive integer');
   process.exit(2);
 }
-const outDir = values.out ?? (quick ? 'build/bench-quick' : 'bench/results');
+const outDir = values.out ?? (values.from ? dirname(values.from) : quick ? 'build/bench-quick' : 'bench/results');
 const kernels = values.kernels.split(/\s+/).filter(Boolean);
 const started = Date.now();
 const log = (s: string) => console.log(`\n### bench [${((Date.now() - started) / 60000).toFixed(1)} min] ${s}`);
-const date = new Date().toISOString().slice(0, 10);
+const fromFile = values.from ? (JSON.parse(readFileSync(values.from, 'utf8')) as BenchResults) : undefined;
+const date = fromFile?.date ?? new Date().toISOString().slice(0, 10);
 
-const results: BenchResults = { date, quick, reps, machine: machine(), host: null, vm: {}, errors: [], seconds: 0 };
-log(`${quick ? 'quick' : 'full'} run, ${reps} repetition(s); ${results.machine.cpu} x ${results.machine.cores}, ` +
+const results: BenchResults = fromFile ?? { date, quick, reps, machine: machine(), host: null, vm: {}, errors: [], seconds: 0 };
+if (fromFile) delete (results as Partial<BenchResults> & { targets?: unknown }).targets;
+if (!fromFile) log(`${quick ? 'quick' : 'full'} run, ${reps} repetition(s); ${results.machine.cpu} x ${results.machine.cores}, ` +
   `load ${results.machine.loadAverage.toFixed(1)}, ${results.machine.otherGuests} other qemu guest(s)`);
 let expected = 0;
 
-if (!values['no-host']) {
+if (!fromFile && !values['no-host']) {
   expected++;
   try {
     results.host = hostMicro(reps, quick, log);
@@ -59,7 +63,7 @@ if (!values['no-host']) {
 }
 
 // One boot per kernel; the first runs everything, the others the kernel benchmark.
-if (!values['no-vm']) {
+if (!fromFile && !values['no-vm']) {
   mkdirSync('build/bench', { recursive: true });
   for (const [i, k] of kernels.entries()) {
     expected++;
@@ -77,7 +81,8 @@ if (!values['no-vm']) {
   }
 }
 
-results.seconds = (Date.now() - started) / 1000;
+if (!fromFile) results.seconds = (Date.now() - started) / 1000;
+else expected = results.errors.length + Object.keys(results.vm).length + (results.host ? 1 : 0);
 const rows = targets(results);
 mkdirSync(outDir, { recursive: true });
 const charts = new Map<string, string>();

@@ -10,37 +10,37 @@ export interface Chart {
 }
 
 const present = (d: BarDatum[]) => d.filter((x) => Number.isFinite(x.value) && x.value > 0);
-const LABEL = { 'per-operation': 'register per op', cache: 'cache + ummunotify', 'cache-unmonitored': 'cache, no monitor (unsafe)' } as Record<string, string>;
+const LABEL = { 'per-operation': 'register per op', cache: 'cache', 'cache-unmonitored': 'cache, no monitor' } as Record<string, string>;
 
 export async function reportCharts(r: BenchResults): Promise<Chart[]> {
   const charts: Chart[] = [];
-  const add = async (name: string, data: BarDatum[], title: string, xTitle: string, yTitle: string) => {
+  const add = async (name: string, data: BarDatum[], title: string, xTitle: string, yTitle: string, logScale = true) => {
     const d = present(data);
-    if (d.length) charts.push({ name, svg: await groupedBarChart(d, { title, xTitle, yTitle, logScale: true }) });
+    if (d.length) charts.push({ name, svg: await groupedBarChart(d, { title, xTitle, yTitle, logScale }) });
   };
   const h = r.host;
   if (h) {
     const pairs: [string, string, string][] = [
-      ['generation check', 'generation check: bare typed-array load', 'generation check: cache.checkGeneration()'],
-      ['hit, 1,000 entries', 'hits with 1000 entries: bare Map.get', 'hits with 1000 entries: acquire+release, same views'],
-      ['hit, 100,000 entries', 'hits with 100000 entries: bare Map.get', 'hits with 100000 entries: acquire+release, same views'],
-      ['miss (userfaultfd)', 'userfaultfd: hit', 'userfaultfd: miss'],
+      ['gen. check', 'generation check: bare typed-array load', 'generation check: cache.checkGeneration()'],
+      ['hit 1k', 'hits with 1000 entries: bare Map.get', 'hits with 1000 entries: acquire+release, same views'],
+      ['hit 100k', 'hits with 100000 entries: bare Map.get', 'hits with 100000 entries: acquire+release, same views'],
+      ['miss', 'userfaultfd: hit', 'userfaultfd: miss'],
     ];
     const ns = { ...h.hitNs, ...h.missNs };
     await add('host-micro', pairs.flatMap(([x, ref, ours]) => [
-      { x, series: 'reference (bare load / Map.get / hit)', value: ns[ref]?.median ?? NaN },
+      { x, series: 'reference', value: ns[ref]?.median ?? NaN },
       { x, series: 'rdma-regcache', value: ns[ours]?.median ?? NaN },
-    ]), 'Host micro-benchmarks (median of best samples)', 'operation', 'ns per operation (lower is better)');
+    ]), 'Host micro-benchmarks: reference = bare load, Map.get, or a hit (for the miss)', 'operation', 'ns per operation (lower is better)');
   }
   const vm = r.vm['6.1'];
   if (vm?.write) {
     await add('write-bw', vm.write.flatMap((w) => [
-      { x: formatSize(w.size), series: 'perftest ib_write_bw', value: w.perftestMBps.median },
-      { x: formatSize(w.size), series: 'Endpoint.write (cache)', value: w.endpointMBps.median },
+      { x: formatSize(w.size), series: 'ib_write_bw', value: w.perftestMBps.median },
+      { x: formatSize(w.size), series: 'Endpoint.write', value: w.endpointMBps.median },
     ]), `RDMA WRITE bandwidth on rxe (${vm.kernel})`, 'message size', 'MB/s (higher is better)');
     await add('write-lat', vm.write.flatMap((w) => [
-      { x: formatSize(w.size), series: 'ib_write_lat round trip', value: w.perftestRttUs.median },
-      { x: formatSize(w.size), series: 'awaited Endpoint.write', value: w.endpointWriteUs.median },
+      { x: formatSize(w.size), series: 'ib_write_lat RTT', value: w.perftestRttUs.median },
+      { x: formatSize(w.size), series: 'Endpoint.write', value: w.endpointWriteUs.median },
     ]), `RDMA WRITE latency on rxe (${vm.kernel})`, 'message size', 'microseconds (lower is better)');
   }
   if (vm?.reuse) {
@@ -49,23 +49,23 @@ export async function reportCharts(r: BenchResults): Promise<Chart[]> {
   }
   if (vm?.registration) {
     await add('registration', vm.registration.flatMap((g) => [
-      { x: formatSize(g.size), series: 'ibv_reg_mr + ibv_dereg_mr', value: spread(g.runs.map((x) => x.registerUs)).median },
-      { x: formatSize(g.size), series: 'cache hit (acquire + release)', value: spread(g.runs.map((x) => x.hitUs)).median },
-    ]), 'Registration cost by size', 'buffer size', 'microseconds (lower is better)');
+      { x: formatSize(g.size), series: 'reg + dereg', value: spread(g.runs.map((x) => x.registerUs)).median },
+      { x: formatSize(g.size), series: 'cache hit', value: spread(g.runs.map((x) => x.hitUs)).median },
+    ]), 'Registration cost by size: ibv_reg_mr + ibv_dereg_mr vs a cache hit', 'buffer size', 'microseconds (lower is better)');
   }
   if (vm?.invalidation) {
     await add('invalidation', vm.invalidation.flatMap((g) => [
-      { x: formatSize(g.size), series: 'munmap, nothing registered', value: spread(g.runs.map((x) => x.plainMunmapUs)).median },
-      { x: formatSize(g.size), series: 'munmap of a cached buffer', value: spread(g.runs.map((x) => x.munmapUs)).median },
-      { x: formatSize(g.size), series: 'munmap + next check evicted it', value: spread(g.runs.map((x) => x.totalUs)).median },
-    ]), 'Invalidation cost', 'buffer size', 'microseconds (lower is better)');
+      { x: formatSize(g.size), series: 'munmap (plain)', value: spread(g.runs.map((x) => x.plainMunmapUs)).median },
+      { x: formatSize(g.size), series: 'munmap (cached)', value: spread(g.runs.map((x) => x.munmapUs)).median },
+      { x: formatSize(g.size), series: 'munmap + evict', value: spread(g.runs.map((x) => x.totalUs)).median },
+    ]), 'Invalidation: munmap of a cached buffer until the next check evicted it', 'buffer size', 'microseconds (lower is better)');
   }
-  const kmods = Object.values(r.vm).filter((v) => v?.kmod);
+  const kmods = Object.entries(r.vm).filter(([, v]) => v?.kmod);
   if (kmods.length) {
-    await add('kmod', kmods.flatMap((v) => [
-      { x: v!.kmod!.kernel, series: '0 registrations', value: v!.kmod!.loopNs0.median },
-      { x: v!.kmod!.kernel, series: `${v!.kmod!.regs.toLocaleString('en')} registrations elsewhere`, value: v!.kmod!.loopNsRegs.median },
-    ]), 'Kernel: mmap + touch + munmap loop', 'guest kernel', 'ns per iteration (lower is better)');
+    await add('kmod', kmods.flatMap(([series, v]) => [
+      { x: series, series: '0 registrations', value: v!.kmod!.loopNs0.median },
+      { x: series, series: `${v!.kmod!.regs / 1000}k registrations`, value: v!.kmod!.loopNsRegs.median },
+    ]), 'Kernel: mmap + touch + munmap loop (median of best rounds)', 'guest kernel', 'ns per iteration (lower is better)', false);
   }
   return charts;
 }
