@@ -113,6 +113,7 @@ export class QueuePair extends Resource {
   #recvs = 0;
   #isDisconnected = false;
   #disconnectCalled = false;
+  #disconnecting: Promise<void> | undefined;
   #markDisconnected!: () => void;
 
   /** @internal use connect() or ConnectionRequest.accept() */
@@ -234,8 +235,13 @@ export class QueuePair extends Resource {
    * complete with IBV_WC_WR_FLUSH_ERR) and resolves once the peer has
    * acknowledged or the connection timed out. Idempotent; close() afterwards.
    */
-  async disconnect(): Promise<void> {
-    if (this.closed || this.#isDisconnected) return;
+  disconnect(): Promise<void> {
+    if (this.closed || this.#isDisconnected) return Promise.resolve();
+    this.#disconnecting ??= this.#disconnect();
+    return this.#disconnecting;
+  }
+
+  async #disconnect(): Promise<void> {
     if (!this.#disconnectCalled) {
       this.#disconnectCalled = true;
       try {
@@ -248,7 +254,7 @@ export class QueuePair extends Resource {
     try {
       await this.#ch.wait('DISCONNECTED', 'rdma_disconnect');
     } catch {
-      /* another waiter, or closed meanwhile */
+      /* closed meanwhile */
     }
     this.#setDisconnected();
   }
