@@ -11,7 +11,7 @@
  *   - REGISTER and UNREGISTER cost with that many registrations live.
  * Prints human text and one JSON line (starts with '{').
  *
- *   UMN_BENCH_REGS (100000)  UMN_BENCH_ITERS (20000)  UMN_BENCH_ROUNDS (5)
+ *   UMN_BENCH_REGS (100000)  UMN_BENCH_ITERS (4000)  UMN_BENCH_ROUNDS (15)
  *   UMN_BENCH_PAGES (4, pages per mmap)  UMN_BENCH_EXTRA (10000)
  *   UMN_BENCH_CPU (0: CPU both loops are pinned to; -1: no pinning)
  *
@@ -147,8 +147,8 @@ static int unreg(int fd, __u64 cookie)
 int main(void)
 {
 	long nregs = env_long("UMN_BENCH_REGS", 100000);
-	long iters = env_long("UMN_BENCH_ITERS", 20000);
-	long rounds = env_long("UMN_BENCH_ROUNDS", 5);
+	long iters = env_long("UMN_BENCH_ITERS", 4000);
+	long rounds = env_long("UMN_BENCH_ROUNDS", 15);
 	long extra = env_long("UMN_BENCH_EXTRA", 10000);
 	size_t pages = (size_t)env_long("UMN_BENCH_PAGES", 4);
 	long cpu = env_long("UMN_BENCH_CPU", 0);
