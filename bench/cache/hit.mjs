@@ -77,9 +77,12 @@ for (const n of [1000, 100_000]) {
   const views = Array.from({ length: n }, (_, i) => new Uint8Array(t.wrap(base + BigInt(i * PAGE), PAGE)));
   const big = t.wrap(base, n * PAGE);
   for (const v of views) cache.acquire(v).release();
-  // The baseline: a Map from small-integer keys (page numbers) to objects, read in the same random order.
+  // Baselines, read in the same random order: a Map from small-integer keys (page numbers) to
+  // objects, and the naive cache a user would write, a Map from the view object to its registration.
   const map = new Map();
   for (let i = 0; i < n; i++) map.set(i, { lkey: i });
+  const byView = new Map();
+  for (let i = 0; i < n; i++) byView.set(views[i], { lkey: i });
   const order = Int32Array.from({ length: 1 << 16 }, () => Math.floor(Math.random() * n));
   const keys = order;
   const subviews = Array.from(order, (i) => new Uint8Array(big, i * PAGE + 64, 128));
@@ -87,6 +90,9 @@ for (const n of [1000, 100_000]) {
   const hz = await run(`hits with ${n} entries`, [
     ['bare Map.get', () => {
       for (let i = 0; i < INNER; i++) sink += map.get(keys[k++ & 0xffff]).lkey;
+    }],
+    ['bare Map.get(view)', () => {
+      for (let i = 0; i < INNER; i++) sink += byView.get(views[order[k++ & 0xffff]]).lkey;
     }],
     ['acquire+release, same views', () => {
       for (let i = 0; i < INNER; i++) {
@@ -104,6 +110,7 @@ for (const n of [1000, 100_000]) {
     }],
   ]);
   results[`hit${n}`] = hz['bare Map.get'] / hz['acquire+release, same views'];
+  results[`hit${n}View`] = hz['bare Map.get(view)'] / hz['acquire+release, same views'];
   results[`hit${n}Tree`] = hz['bare Map.get'] / hz['acquire+release, tree lookup'];
   const s = cache.stats();
   if (s.misses !== n) throw new Error(`expected only hits after warm-up, got ${s.misses} misses`);
@@ -117,6 +124,7 @@ console.log(`  generation check / bare load:          ${results.generationCheck.
 console.log(`  monitor.changed / bare load:           ${results.monitorChanged.toFixed(2)}x`);
 for (const n of [1000, 100_000]) {
   console.log(`  hit, ${String(n).padStart(6)} entries, same view / Map.get: ${results[`hit${n}`].toFixed(2)}x   (target <= 3x)`);
+  console.log(`  hit, ${String(n).padStart(6)} entries, same view / Map.get(view): ${results[`hit${n}View`].toFixed(2)}x`);
   console.log(`  hit, ${String(n).padStart(6)} entries, tree lookup / Map.get: ${results[`hit${n}Tree`].toFixed(2)}x`);
 }
 if (sink === 0.5) console.log(sink);

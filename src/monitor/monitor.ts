@@ -57,6 +57,24 @@ class NoMonitor implements NativeMonitor {
  * Tells when memory the process registered with the NIC may have changed its
  * VA->page mapping (munmap, mremap, madvise(DONTNEED), brk shrink, MAP_FIXED...).
  *
+ * Backends:
+ * - `ummunotify`: the kernel module (kmod/). Sees every path, including shmdt()
+ *   and process-wide changes from any thread; with mapping-only filtering
+ *   (default) fork(), mprotect() and NUMA hinting do not count as changes.
+ * - `userfaultfd`: no module needed. A native thread registers each watched
+ *   range with a userfaultfd (write-protect mode, which never faults; MISSING
+ *   mode where WP is unavailable, with the thread filling missing pages with
+ *   zeros as the kernel would) and turns UNMAP/REMOVE/REMAP events into the
+ *   counter. It sees munmap, mremap, madvise(DONTNEED/REMOVE), MAP_FIXED over a
+ *   range and brk shrink. It cannot see shmdt() and cannot watch System V shared
+ *   memory, file-backed mappings other than shmem/hugetlbfs, device mappings or
+ *   memory another userfaultfd owns (watch() throws); each watched range may
+ *   split a VMA (mind vm.max_map_count); an unmapping thread waits for the
+ *   monitor's thread to read the event. Privileges: vm.unprivileged_userfaultfd=1
+ *   or CAP_SYS_PTRACE (root), else read/write access to /dev/userfaultfd, else
+ *   (kernel >= 5.11) a user-mode-only descriptor that supports WP mode only.
+ * - `none`: nothing is watched; a cache over it counts every hit as unverified.
+ *
  * The fast question "did anything change?" is {@link changed}: one typed-array
  * load from a page the kernel (ummunotify) or the monitor's native thread
  * (userfaultfd) writes, compared with the value of the last drain. Only the low
