@@ -48,15 +48,19 @@ function resultRow(out, size) {
 /**
  * ib_write_bw: bytes and messages per second, from its 'BW average[MB/sec]'
  * column (MiB/s in perftest). cqMod: a completion every cqMod writes (perftest's
- * default is 100; the binding signals every write, i.e. 1).
+ * default is 100; the binding signals every write, i.e. 1). perftest's CPU
+ * frequency estimate sometimes fails under emulation (0 MB/s): such runs are repeated.
  */
 export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod }) {
   const mod = cqMod === undefined ? [] : ['-Q', String(cqMod)];
-  const out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host);
-  const [, n, , bwAvg] = resultRow(out, size);
-  const bytesPerSec = bwAvg * 2 ** 20;
-  if (!(bytesPerSec > 0)) throw new Error(`ib_write_bw reported no bandwidth:\n${out}`);
-  return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
+  let out = '';
+  for (let attempt = 0; attempt < 4; attempt++) {
+    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host);
+    const [, n, , bwAvg] = resultRow(out, size);
+    const bytesPerSec = bwAvg * 2 ** 20;
+    if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
+  }
+  throw new Error(`ib_write_bw reported no bandwidth:\n${out}`);
 }
 
 /**
