@@ -18,6 +18,7 @@ const pd = ctx.allocPd();
 const monitor = MemoryMonitor.open({ backend: process.env.BENCH_MONITOR ?? 'ummunotify' });
 const cache = new RegistrationCache(pd, { monitor, maxEntries: 4 * ITER });
 
+let warmedUp = false;
 const now = () => Number(process.hrtime.bigint()) / 1e3; // microseconds
 const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
 
@@ -28,9 +29,11 @@ function fresh(bytes) {
   return { address, view };
 }
 
-console.log(`monitor ${monitor.backend}; median of ${ITER} (microseconds)`);
+console.log(`monitor ${monitor.backend}; median of ${ITER} (microseconds), after a warm-up pass`);
 console.log('size        miss   register   miss/reg      hit     drop');
-for (const size of [4 << 10, 64 << 10, 1 << 20, 4 << 20]) {
+for (const size of [4 << 10, 4 << 10, 64 << 10, 1 << 20, 4 << 20]) {
+  const warmup = !warmedUp;
+  warmedUp = true;
   const miss = [], reg = [], hit = [], drop = [];
   for (let i = 0; i < ITER; i++) {
     const a = fresh(size);
@@ -53,6 +56,7 @@ for (const size of [4 << 10, 64 << 10, 1 << 20, 4 << 20]) {
     mr.deregister();
     t.munmap(b.address, size);
   }
+  if (warmup) continue; // the JIT under emulation makes the first pass meaningless
   const m = median(miss), g = median(reg);
   console.log(
     `${String(size >> 10).padStart(5)} KiB ${m.toFixed(0).padStart(7)} ${g.toFixed(0).padStart(10)} ${(m / g).toFixed(2).padStart(9)}x ` +
