@@ -38,7 +38,7 @@ function measure(cases: [string, () => void][]): Promise<Record<string, CaseResu
     const suite = new Benchmark.Suite();
     for (const [name, fn] of cases) suite.add(name, fn, quick ? { maxTime: 0.5, minSamples: 10 } : { maxTime: 2, minSamples: 30 });
     suite.on('cycle', (e: Benchmark.Event) => {
-      const target = e.target as Benchmark;
+      const target = e.target as unknown as Benchmark;
       const best = Math.min(...target.stats.sample);
       out[target.name!] = { bestNs: (best * 1e9) / INNER, meanNs: (target.stats.mean * 1e9) / INNER };
       console.log(`  ${String(target)}; best ${out[target.name!]!.bestNs.toFixed(0)} ns/op`);
