@@ -79,6 +79,11 @@ export interface NativeTesting {
   sbrk(increment: number): bigint;
   /** Lowers the break by `length` only if it is still at `top`; false if malloc moved it meanwhile. */
   sbrkRelease(top: bigint, length: number): boolean;
+  /**
+   * bytes: soft RLIMIT_MEMLOCK = bytes and CAP_IPC_LOCK dropped from the effective set
+   * (pinning past it fails with ENOMEM even for root); null: both restored.
+   */
+  pinLimit(bytes: number | bigint | null): void;
   /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
   wrap(address: bigint, length: bigint | number): ArrayBuffer;
   /** 'exit': the child _exit(0)s at once; 'return': the child returns 0 here. */

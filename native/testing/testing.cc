@@ -5,7 +5,10 @@
 // which JavaScript cannot do by itself. Each function is a thin wrapper over one
 // system call; failures throw RdmaError with the call's errno. Addresses are
 // bigints. Not part of the public API.
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,6 +134,30 @@ Napi::Value SbrkRelease(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// pinLimit(bytes | null): with a number, sets the soft RLIMIT_MEMLOCK and drops
+// CAP_IPC_LOCK from the effective set (root ignores the limit otherwise), so
+// ibv_reg_mr past it fails with ENOMEM as for an ordinary user; with null,
+// restores the soft limit to the hard one and the capability (kept permitted).
+Napi::Value PinLimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rlimit rl{};
+  if (getrlimit(RLIMIT_MEMLOCK, &rl)) ThrowErrno(env, errno, "getrlimit");
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  if (syscall(SYS_capget, &hdr, caps)) ThrowErrno(env, errno, "capget");
+  const uint32_t bit = 1u << CAP_IPC_LOCK;  // CAP_IPC_LOCK < 32: word 0
+  if (info[0].IsNull() || info[0].IsUndefined()) {
+    rl.rlim_cur = rl.rlim_max;
+    caps[0].effective |= caps[0].permitted & bit;
+  } else {
+    rl.rlim_cur = ArgAddress(info, 0, "bytes");
+    caps[0].effective &= ~bit;
+  }
+  if (setrlimit(RLIMIT_MEMLOCK, &rl)) ThrowErrno(env, errno, "setrlimit");
+  if (syscall(SYS_capset, &hdr, caps)) ThrowErrno(env, errno, "capset");
+  return env.Undefined();
+}
+
 // wrap(address, length) -> an ArrayBuffer over raw memory, owned by nobody: it
 // dangles once the memory is unmapped, so tests must drop it first.
 Napi::Value Wrap(const Napi::CallbackInfo& info) {
@@ -179,6 +206,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   t.Set("sbrk", Napi::Function::New(env, Sbrk, "sbrk"));
   t.Set("sbrkRelease", Napi::Function::New(env, SbrkRelease, "sbrkRelease"));
   t.Set("wrap", Napi::Function::New(env, Wrap, "wrap"));
+  t.Set("pinLimit", Napi::Function::New(env, PinLimit, "pinLimit"));
   t.Set("fork", Napi::Function::New(env, Fork, "fork"));
   t.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   t.Set("exit", Napi::Function::New(env, Exit, "exit"));
