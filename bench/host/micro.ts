@@ -34,7 +34,8 @@ function jsonLineOf(cmd: string, args: string[], env: NodeJS.ProcessEnv): Record
 }
 
 function collect<T>(runs: T[], pick: (r: T) => Record<string, number>): Record<string, Spread> {
-  const keys = Object.keys(pick(runs[0]!));
+  // The union over runs: a benchmark may gain a case between runs of a long suite.
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(pick(r))))];
   return Object.fromEntries(keys.map((k) => [k, spread(runs.map((r) => pick(r)[k]!))]));
 }
 

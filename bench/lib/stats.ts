@@ -9,9 +9,9 @@ export interface Spread {
   values: number[];
 }
 
-/** NaN values (a run that produced no number) are left out; with none left, every field is NaN and n is 0. */
+/** NaN, null and missing values (a run that produced no number) are left out; with none left, every field is NaN and n is 0. */
 export function spread(values: number[]): Spread {
-  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  const v = values.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
   if (v.length === 0) return { median: NaN, min: NaN, max: NaN, stddev: NaN, n: 0, values };
   const mid = v.length >> 1;
   const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
