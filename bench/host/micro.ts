@@ -40,16 +40,24 @@ function collect<T>(runs: T[], pick: (r: T) => Record<string, number>): Record<s
 }
 
 export function hostMicro(reps: number, quick: boolean, log: (s: string) => void): HostMicro {
-  const hits: { backend: string; ratios: Record<string, number>; perOp: Record<string, CaseNs> }[] = [];
-  const misses: { ratios: Record<string, number>; perOp: Record<string, Record<string, CaseNs>> }[] = [];
+  const hits: HitLine[] = [];
+  const misses: MissLine[] = [];
   for (let r = 0; r < reps; r++) {
     log(`host micro-benchmarks, run ${r + 1} of ${reps}: bench/cache/hit.mjs`);
     hits.push(jsonLineOf(process.execPath, ['bench/cache/hit.mjs'], quick ? { BENCH_QUICK: '1' } : {}) as (typeof hits)[number]);
     log(`host micro-benchmarks, run ${r + 1} of ${reps}: bench/host/miss.ts`);
     misses.push(jsonLineOf(process.execPath, ['--import', 'tsx', 'bench/host/miss.ts', ...(quick ? ['--quick'] : [])], {}) as (typeof misses)[number]);
   }
+  return summarise(hits, misses);
+}
+
+type HitLine = { backend: string; ratios: Record<string, number>; perOp: Record<string, CaseNs> };
+type MissLine = { ratios: Record<string, number>; perOp: Record<string, Record<string, CaseNs>> };
+
+/** Summarises the JSON lines of hit.mjs and miss.ts runs (also usable on lines taken from a log). */
+export function summarise(hits: HitLine[], misses: MissLine[]): HostMicro {
   return {
-    reps,
+    reps: hits.length,
     backend: hits[0]!.backend,
     hitRatios: collect(hits, (h) => h.ratios),
     hitNs: collect(hits, (h) => Object.fromEntries(Object.entries(h.perOp).map(([k, v]) => [k, v.bestNs]))),
