@@ -185,7 +185,7 @@ static void one_op(struct fuzzer *f)
 			if (pick(f, 2))
 				madvise(arena + at, len, 23 /* MADV_POPULATE_WRITE */);
 		}
-	} else if (op == 98 && pick(f, 16) == 0) {
+	} else if (op == 98 && pick(f, 64) == 0) {
 		/*
 		 * A forked child pokes the inherited files: EIO with OWNER_ONLY,
 		 * else it acts on our address space from another mm.
