@@ -4,36 +4,45 @@ import { spawn } from 'node:child_process';
 
 let nextPort = 18600 + (process.pid % 500);
 
-function run(cmd, args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+function start(cmd, args, timeoutMs) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, out });
     });
   });
+  return { child, done, exited: () => child.exitCode !== null || child.signalCode !== null };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Server in the background, then the client, retried while the server starts up.
+// Server in the background, then the client, retried while the server starts
+// up. A server that dies (perftest's own crashes happen under emulation) is
+// replaced by a new one on a new port.
 async function pair(tool, common, host) {
-  const port = String(nextPort++);
-  const args = [...common, '-p', port];
-  const server = run(tool, args, 300_000);
-  let client;
-  for (let attempt = 0; attempt < 30; attempt++) {
-    await sleep(attempt === 0 ? 1500 : 1000);
-    client = await run(tool, [...args, host], 300_000);
-    if (client.code === 0) break;
+  let last = '';
+  for (let round = 0; round < 5; round++) {
+    const args = [...common, '-p', String(nextPort++)];
+    const server = start(tool, args, 300_000);
+    await sleep(1500);
+    for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
+      const client = await start(tool, [...args, host], 300_000).done;
+      if (client.code === 0) {
+        await server.done;
+        return client.out;
+      }
+      last = client.out;
+      await sleep(1000);
+    }
+    server.child.kill('SIGKILL');
+    last += `\nserver:\n${(await server.done).out}`;
   }
-  const srv = await server;
-  if (client.code !== 0) throw new Error(`${tool} client failed:\n${client.out}\nserver:\n${srv.out}`);
-  return client.out;
+  throw new Error(`${tool} failed:\n${last}`);
 }
 
 // The result row starts with the message size and iteration count.
