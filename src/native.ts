@@ -81,7 +81,9 @@ export interface NativeTesting {
   sbrkRelease(top: bigint, length: number): boolean;
   /**
    * bytes: soft RLIMIT_MEMLOCK = bytes and CAP_IPC_LOCK dropped from the effective set
-   * (pinning past it fails with ENOMEM even for root); null: both restored.
+   * (pinning past it fails with ENOMEM even for root); null: both restored. Either way the
+   * process's credentials change, and uverbs files opened before then refuse write()-based
+   * commands (ibv_post_send on rxe) with EACCES: open devices afterwards.
    */
   pinLimit(bytes: number | bigint | null): void;
   /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
