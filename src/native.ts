@@ -80,12 +80,12 @@ export interface NativeTesting {
   /** Lowers the break by `length` only if it is still at `top`; false if malloc moved it meanwhile. */
   sbrkRelease(top: bigint, length: number): boolean;
   /**
-   * bytes: soft RLIMIT_MEMLOCK = bytes and CAP_IPC_LOCK dropped from the effective set
-   * (pinning past it fails with ENOMEM even for root); null: both restored. Either way the
-   * process's credentials change, and uverbs files opened before then refuse write()-based
-   * commands (ibv_post_send on rxe) with EACCES: open devices afterwards.
+   * bytes: soft RLIMIT_MEMLOCK = bytes and, unless dropIpcLock is false, CAP_IPC_LOCK dropped
+   * from the effective set (pinning past it fails with ENOMEM even for root); null: both
+   * restored. Dropping the capability changes the credentials, after which uverbs/rdma_cm
+   * files opened before refuse write()-based commands (EACCES): only in a process of its own.
    */
-  pinLimit(bytes: number | bigint | null): void;
+  pinLimit(bytes: number | bigint | null, dropIpcLock?: boolean): void;
   /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
   wrap(address: bigint, length: bigint | number): ArrayBuffer;
   /** 'exit': the child _exit(0)s at once; 'return': the child returns 0 here. */

@@ -134,10 +134,13 @@ Napi::Value SbrkRelease(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-// pinLimit(bytes | null): with a number, sets the soft RLIMIT_MEMLOCK and drops
-// CAP_IPC_LOCK from the effective set (root ignores the limit otherwise), so
-// ibv_reg_mr past it fails with ENOMEM as for an ordinary user; with null,
-// restores the soft limit to the hard one and the capability (kept permitted).
+// pinLimit(bytes | null, dropIpcLock = true): with a number, sets the soft
+// RLIMIT_MEMLOCK and (by default) drops CAP_IPC_LOCK from the effective set
+// (root ignores the limit otherwise), so ibv_reg_mr past it fails with ENOMEM as
+// for an ordinary user; with null, restores the soft limit to the hard one and
+// the capability (kept permitted). Changing capabilities changes the thread's
+// credentials, and uverbs/rdma_cm files opened under other credentials refuse
+// write()-based commands (EACCES): use dropIpcLock only in a process of its own.
 Napi::Value PinLimit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rlimit rl{};
@@ -146,15 +149,19 @@ Napi::Value PinLimit(const Napi::CallbackInfo& info) {
   __user_cap_data_struct caps[2]{};
   if (syscall(SYS_capget, &hdr, caps)) ThrowErrno(env, errno, "capget");
   const uint32_t bit = 1u << CAP_IPC_LOCK;  // CAP_IPC_LOCK < 32: word 0
+  uint32_t effective = caps[0].effective;
   if (info[0].IsNull() || info[0].IsUndefined()) {
     rl.rlim_cur = rl.rlim_max;
-    caps[0].effective |= caps[0].permitted & bit;
+    effective |= caps[0].permitted & bit;
   } else {
     rl.rlim_cur = ArgAddress(info, 0, "bytes");
-    caps[0].effective &= ~bit;
+    if (!info[1].IsBoolean() || info[1].As<Napi::Boolean>().Value()) effective &= ~bit;
   }
   if (setrlimit(RLIMIT_MEMLOCK, &rl)) ThrowErrno(env, errno, "setrlimit");
-  if (syscall(SYS_capset, &hdr, caps)) ThrowErrno(env, errno, "capset");
+  if (effective != caps[0].effective) {
+    caps[0].effective = effective;
+    if (syscall(SYS_capset, &hdr, caps)) ThrowErrno(env, errno, "capset");
+  }
   return env.Undefined();
 }
 
