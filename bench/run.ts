@@ -47,8 +47,11 @@ const log = (s: string) => console.log(`\n### bench [${((Date.now() - started) /
 const fromFile = values.from ? (JSON.parse(readFileSync(values.from, 'utf8')) as BenchResults) : undefined;
 const date = fromFile?.date ?? new Date().toISOString().slice(0, 10);
 
-const results: BenchResults = fromFile ?? { date, quick, reps, machine: machine(), host: null, vm: {}, errors: [], seconds: 0 };
-if (fromFile) delete (results as Partial<BenchResults> & { targets?: unknown }).targets;
+const results: BenchResults = fromFile ?? { date, quick, reps, machine: machine(), host: null, vm: {}, errors: [], warnings: [], seconds: 0 };
+if (fromFile) {
+  delete (results as Partial<BenchResults> & { targets?: unknown }).targets;
+  results.warnings ??= [];
+}
 if (!fromFile) log(`${quick ? 'quick' : 'full'} run, ${reps} repetition(s); ${results.machine.cpu} x ${results.machine.cores}, ` +
   `load ${results.machine.loadAverage.toFixed(1)}, ${results.machine.otherGuests} other qemu guest(s)`);
 let expected = 0;
@@ -73,8 +76,14 @@ if (!fromFile && !values['no-vm']) {
     log(`VM ${k}: ${i === 0 ? 'WRITE beside perftest, registration, invalidation, buffer reuse, kernel benchmark' : 'kernel benchmark'}`);
     const cmd = `node --import tsx bench/vm/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}${only}`;
     const p = spawnSync('node', ['scripts/vm/run.mjs', '--kernel', k, '--timeout', quick ? '900' : '5400', cmd], { stdio: 'inherit' });
-    if (p.status === 0 && existsSync(file)) results.vm[k] = JSON.parse(readFileSync(file, 'utf8')) as VmResult;
-    else {
+    if (existsSync(file)) {
+      // The suite writes its file even when one of its benchmarks failed; it lists those.
+      const vm = JSON.parse(readFileSync(file, 'utf8')) as VmResult & { errors?: string[] };
+      results.vm[k] = vm;
+      for (const e of vm.errors ?? []) results.errors.push(`VM ${k}: ${e}`);
+      // Otherwise a non-zero exit is the harness's guest-log check (e.g. a perftest process trapped).
+      if (p.status !== 0 && !vm.errors?.length) results.warnings.push(`VM ${k}: exit ${p.status ?? p.signal} after the suite finished (see the guest log lines above it)`);
+    } else {
       results.vm[k] = null;
       results.errors.push(`VM ${k}: the suite failed (exit ${p.status ?? p.signal}); its output is above`);
     }
@@ -102,10 +111,10 @@ for (const t of rows) {
   console.log(`${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.target}: ${v}, target ${t.limit}; ${t.absolute}`);
 }
 console.log(`\nreport: ${join(outDir, `${date}.md`)} (JSON ${join(outDir, `${date}.json`)}, ${charts.size} charts)`);
-const produced = expected - results.errors.length;
+for (const w of results.warnings) console.log(`warning: ${w}`);
 if (results.errors.length) {
   for (const e of results.errors) console.log(`error: ${e}`);
-  console.log(`bench: ${produced} of ${expected} benchmark groups produced numbers`);
+  console.log(`bench: ${results.errors.length} benchmark(s) of ${expected} group(s) produced no numbers`);
   process.exit(1);
 }
 console.log(`bench: all ${expected} benchmark groups produced numbers`);

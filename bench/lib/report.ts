@@ -46,6 +46,7 @@ export function report({ results: r, targets, charts, notes }: ReportInput): str
   );
   if (notes) out.push('## Notes on the results', '', notes.trim(), '');
   if (r.errors.length) out.push('## Steps that failed', '', ...r.errors.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
+  if (r.warnings?.length) out.push('## Warnings', '', ...r.warnings.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
   if (r.host) out.push(...hostSection(r), ...img('host-micro', 'host micro-benchmarks'));
   const vm = r.vm['6.1'];
   if (vm) out.push(...vmSections(vm, img));

@@ -31,5 +31,7 @@ export interface BenchResults {
   vm: Record<string, VmResult | null>;
   /** Steps that failed to produce numbers. */
   errors: string[];
+  /** Things worth knowing that did not cost any numbers (a guest's non-zero exit after its suite finished). */
+  warnings: string[];
   seconds: number;
 }

@@ -34,6 +34,17 @@ const quick = values.quick;
 const reps = Number(values.reps ?? (quick ? 1 : 3));
 const started = Date.now();
 const log = (s: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+const errors: string[] = [];
+// One failing benchmark must not take the others with it: each phase records its error.
+async function phase<T>(name: string, run: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (err) {
+    log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
+    errors.push(`${name}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
 const result: Record<string, unknown> = {
   kernel: release(),
   guestCpu: `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`,
@@ -45,42 +56,44 @@ const result: Record<string, unknown> = {
 if (values.only !== 'kmod') {
   const sizes = quick ? [4096, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576];
   log(`RDMA WRITE beside perftest: ${sizes.join(', ')} B, ${reps} repetition(s)`);
-  result.write = await writeRuns({
+  result.write = await phase('RDMA WRITE beside perftest', () => writeRuns({
     device,
     host: host!,
     sizes,
     reps,
-    budget: quick ? 4 << 20 : 128 << 20,
+    budget: quick ? 4 << 20 : 64 << 20,
     maxIters: quick ? 500 : 10000,
-    latIters: quick ? 100 : 1000,
+    latIters: quick ? 100 : 500,
     log,
-  });
+  }));
 
   const ctx = openDevice(device);
   const pd = ctx.allocPd();
   try {
     log('registration cost by size');
-    result.registration = (quick ? [4096, 1 << 20] : [4096, 65536, 1 << 20, 16 << 20]).map((size) => {
+    result.registration = await phase('registration cost', () => (quick ? [4096, 1 << 20] : [4096, 65536, 1 << 20, 16 << 20]).map((size) => {
       const iters = quick ? 20 : Math.max(20, Math.min(500, Math.floor((256 << 20) / size)));
       const runs = Array.from({ length: reps }, () => registrationCost(pd, size, iters));
       return { size, iters, runs };
-    });
+    }));
     log('invalidation cost');
-    result.invalidation = (quick ? [4096] : [4096, 1 << 20]).map((size) => {
+    result.invalidation = await phase('invalidation cost', () => (quick ? [4096] : [4096, 1 << 20]).map((size) => {
       const runs = Array.from({ length: reps }, () => invalidationCost(pd, size, quick ? 20 : 200));
       return { size, runs };
-    });
+    }));
   } finally {
     ctx.close();
   }
 
   log('buffer-reuse workload (bench/reuse/demo.ts --unsafe)');
-  result.reuse = reuseRuns(reps, quick);
+  result.reuse = await phase('buffer reuse', () => reuseRuns(reps, quick));
 }
 
 log('kernel benchmark (bench/kmod/umn_bench)');
-result.kmod = kmodRuns(reps, quick);
+result.kmod = await phase('kernel benchmark', () => kmodRuns(reps, quick));
+result.errors = errors;
 result.seconds = (Date.now() - started) / 1000;
 mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
-log(`wrote ${values.out}`);
+log(`wrote ${values.out}${errors.length ? `; ${errors.length} benchmark(s) failed` : ''}`);
+process.exit(errors.length ? 1 : 0);

@@ -38,14 +38,21 @@ export interface WriteOptions {
 
 // perftest converts cycles to time with a CPU frequency it samples at start;
 // on a loaded emulated machine the sample can fail its own fit (r^2 < 0.9)
-// and every figure comes out 0. Such a run says nothing: run it again, and
-// after five such runs record no value (NaN) for this repetition.
+// and every figure comes out 0. Under heavy load a perftest pair can also
+// fail to connect (or its server crash). Such a run says nothing: run it
+// again, and after five tries record no value (NaN) for this repetition.
 async function nonZero<T>(what: string, run: () => Promise<T>, value: (r: T) => number, log: (s: string) => void): Promise<number> {
+  let last = 'reported 0';
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const v = value(await run());
-    if (v > 0) return v;
+    try {
+      const v = value(await run());
+      if (v > 0) return v;
+      last = 'reported 0 (perftest could not sample the CPU frequency)';
+    } catch (err) {
+      last = `failed: ${String((err as Error).message).split('\n').slice(0, 2).join(' ')}`;
+    }
   }
-  log(`${what} reported 0 five times (perftest could not sample the CPU frequency): no value for this repetition`);
+  log(`${what} ${last}, five times: no value for this repetition`);
   return NaN;
 }
 
