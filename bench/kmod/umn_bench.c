@@ -199,6 +199,9 @@ static double helper_round(struct helper *h)
 
 static void helper_stop(struct helper *h)
 {
+	/* Not just EOF: the other helpers hold copies of this pipe. */
+	if (write(h->cmd, "q", 1) != 1)
+		die("helper stop");
 	close(h->cmd);
 	close(h->res);
 	waitpid(h->pid, NULL, 0);
