@@ -22,8 +22,9 @@ log() { [ "$QUIET" = 1 ] || echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
 
 APT_PACKAGES=(
+  # dwarves: pahole, which 6.12 module builds need for BTF
   build-essential cmake ninja-build python3 xz-utils cpio kmod iproute2
-  busybox-static qemu-system-x86
+  busybox-static qemu-system-x86 dwarves
   rdma-core ibverbs-providers libibverbs-dev librdmacm-dev ibverbs-utils rdmacm-utils perftest
 )
 
@@ -43,7 +44,8 @@ apt_update_once() {
 
 install_apt_packages() {
   local missing
-  missing=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${APT_PACKAGES[@]}" 2>/dev/null |
+  # dpkg-query exits non-zero when any package is unknown; that is expected here.
+  missing=$({ dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true; } |
     awk '$2 != "ii" { print $1 }')
   # dpkg-query prints nothing at all for packages it has never heard of.
   for p in "${APT_PACKAGES[@]}"; do

@@ -22,11 +22,6 @@ namespace {
 
 const napi_type_tag kRequestTag = {0x5d1c0a7e11b24e06ULL, 0x9a3f6c2d4b1e8f06ULL};
 
-// A connection request not yet adopted by a CmId; destroyed by GC if never adopted.
-struct PendingRequest {
-  rdma_cm_id* id;
-};
-
 const char* QpStateName(ibv_qp_state s) {
   switch (s) {
     case IBV_QPS_RESET: return "RESET";
@@ -129,7 +124,7 @@ CmId::CmId(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmId>(info), env_(
     channel_ = nullptr;
     ThrowErrno(env, err, call);
   }
-  if (info.Length() > 1 && !info[1].IsUndefined()) info[1].As<Napi::External<PendingRequest>>().Data()->id = nullptr;
+  if (info.Length() > 1 && !info[1].IsUndefined()) info[1].As<Napi::External<PendingRequest>>().Data()->Take();
   id_ = adopt;
   id_->context = this;
   try {
@@ -158,6 +153,7 @@ void CmId::DestroyQp() {
 void CmId::Release() {
   Disarm();
   watcher_.reset();
+  while (!requests_.empty()) (*requests_.begin())->Drop();
   DestroyQp();
   if (id_) rdma_destroy_id(id_);
   if (channel_) rdma_destroy_event_channel(channel_);
@@ -188,8 +184,10 @@ void CmId::OnReadable(void* arg) {
 
     Napi::Value req = env.Undefined();
     if (request) {
-      auto ext = Napi::External<PendingRequest>::New(env, new PendingRequest{request}, [](Napi::Env, PendingRequest* p) {
-        if (p->id) rdma_destroy_id(p->id);
+      auto* pending = new PendingRequest{request, self};
+      self->requests_.insert(pending);
+      auto ext = Napi::External<PendingRequest>::New(env, pending, [](Napi::Env, PendingRequest* p) {
+        p->Drop();  // never adopted
         delete p;
       });
       ext.TypeTag(&kRequestTag);

@@ -8,6 +8,7 @@
 #include <rdma/rdma_cma.h>
 
 #include <memory>
+#include <unordered_set>
 
 #include "verbs/common.h"
 #include "verbs/watcher.h"
@@ -15,6 +16,7 @@
 namespace regcache::verbs {
 
 class CompletionQueue;
+struct PendingRequest;
 
 class CmId : public Napi::ObjectWrap<CmId>, public TeardownHook {
  public:
@@ -68,6 +70,30 @@ class CmId : public Napi::ObjectWrap<CmId>, public TeardownHook {
   CompletionQueue* recvCq_ = nullptr;
   Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_;
   uint32_t maxInline_ = 0;
+
+  // Connection requests handed to JS and not adopted yet: their ids live on
+  // our channel, so they are destroyed before it.
+  std::unordered_set<PendingRequest*> requests_;
+  friend struct PendingRequest;
+};
+
+// A connection request not yet adopted by a CmId (an External in JS).
+struct PendingRequest {
+  rdma_cm_id* id;
+  CmId* listener;
+  // Drops the request: destroys the id (which refuses the connection).
+  void Drop() {
+    if (listener) listener->requests_.erase(this);
+    listener = nullptr;
+    if (id) rdma_destroy_id(id);
+    id = nullptr;
+  }
+  // Adopted: the id now belongs to a new CmId.
+  void Take() {
+    if (listener) listener->requests_.erase(this);
+    listener = nullptr;
+    id = nullptr;
+  }
 };
 
 }  // namespace regcache::verbs

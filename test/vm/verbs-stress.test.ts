@@ -3,6 +3,9 @@
 //   VERBS_CONNECT_CYCLES  (default 100; the issue's full size is 1000)
 //   VERBS_REGISTER_CYCLES (default 10000, the full size: about 5 s in the VM)
 import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +115,43 @@ describe('process exit with objects still open', () => {
     const r = run("console.log('done');");
     expect(r.stdout).toContain('done');
     expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('process.exit() with a connection request nobody took is cleaned up without a crash', () => {
+    const r = run(`
+      const l2 = await listen({ host });
+      let got = false;
+      l2.nextRequest().then(() => (got = true));
+      connect({ pd, sendCq: cq, host, port: l2.port }).catch(() => {});
+      for (let i = 0; i < 100 && !got; i++) await new Promise((res) => setTimeout(res, 100));
+      console.log('request seen', got);
+      process.exit(4);
+    `);
+    expect(r.stdout).toContain('request seen true');
+    expect(r.status, r.stderr).toBe(4);
+  });
+
+  it('a worker thread that leaves everything open exits cleanly, and so does the process', () => {
+    const file = join(tmpdir(), `verbs-worker-${process.pid}.mjs`);
+    const body = script("(await import('node:worker_threads')).parentPort.postMessage('wrote');");
+    writeFileSync(file, body.replace("'./dist/index.js'", JSON.stringify(join(process.cwd(), 'dist', 'index.js'))));
+    try {
+      const main = `
+        import { Worker } from 'node:worker_threads';
+        const w = new Worker(${JSON.stringify(file)});
+        w.on('message', (m) => console.log('worker', m));
+        w.on('exit', (code) => console.log('worker exit', code));
+      `;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', main], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.stdout, r.stderr).toContain('worker wrote');
+      expect(r.stdout, r.stderr).toContain('worker exit 0');
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('process.exit() with everything open is cleaned up without a crash', () => {
