@@ -68,7 +68,7 @@ export async function writeChecked(r: Rig, view: Uint8Array): Promise<boolean> {
 }
 
 /** Fills a view with a pattern unique to `seed`. */
-export function pattern(view: Uint8Array, seed: number): Uint8Array {
+export function pattern<T extends Uint8Array>(view: T, seed: number): T {
   let x = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < view.length; i += 4) {
     x ^= x << 13;
