@@ -1,6 +1,8 @@
 // Module entry point: runs every feature's registered initializer.
 #include "addon.h"
 
+#include "handle-closes.h"
+
 #include <vector>
 
 namespace regcache {
@@ -21,7 +23,9 @@ static Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new AddonData());
+  auto* data = new AddonData();
+  data->handleCloses = HandleCloses::Install(env);
+  env.SetInstanceData(data);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   for (InitFn fn : Initializers()) fn(env, exports);
   return exports;

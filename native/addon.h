@@ -12,8 +12,10 @@ struct Registrar {
 };
 
 // Per-environment state (worker threads each get their own).
+class HandleCloses;
 struct AddonData {
   Napi::FunctionReference errorClass;  // RdmaError, handed over by src/native.ts
+  HandleCloses* handleCloses = nullptr;  // libuv handles being closed (handle-closes.h)
 };
 AddonData& Data(Napi::Env env);
 

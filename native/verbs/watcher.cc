@@ -4,7 +4,9 @@
 
 #include <cerrno>
 
+#include "addon.h"
 #include "errors.h"
+#include "handle-closes.h"
 
 namespace regcache::verbs {
 
@@ -13,7 +15,10 @@ struct FdWatcher::Handle {
   uv_poll_t poll;
   Callback cb = nullptr;
   void* owner = nullptr;
+  HandleCloses* closes = nullptr;
 };
+
+static void FreeHandle(uv_handle_t* p) { delete static_cast<FdWatcher::Handle*>(p->data); }
 
 int SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
@@ -29,6 +34,7 @@ FdWatcher::FdWatcher(napi_env env, int fd, Callback cb, void* owner) {
   auto* h = new Handle();
   h->cb = cb;
   h->owner = owner;
+  h->closes = Data(Napi::Env(env)).handleCloses;
   if (int err = uv_poll_init(loop, &h->poll, fd)) {
     delete h;
     ThrowErrno(env, -err, "uv_poll_init");
@@ -36,7 +42,7 @@ FdWatcher::FdWatcher(napi_env env, int fd, Callback cb, void* owner) {
   h->poll.data = h;
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->poll));
   if (int err = uv_poll_start(&h->poll, UV_READABLE, &FdWatcher::OnPoll)) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&h->poll), [](uv_handle_t* p) { delete static_cast<Handle*>(p->data); });
+    h->closes->Close(reinterpret_cast<uv_handle_t*>(&h->poll), FreeHandle);
     ThrowErrno(env, -err, "uv_poll_start");
   }
   handle_ = h;
@@ -46,8 +52,7 @@ FdWatcher::~FdWatcher() {
   if (!handle_) return;
   handle_->cb = nullptr;  // no callback into a dead owner
   uv_poll_stop(&handle_->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->poll),
-           [](uv_handle_t* p) { delete static_cast<Handle*>(p->data); });
+  handle_->closes->Close(reinterpret_cast<uv_handle_t*>(&handle_->poll), FreeHandle);
   handle_ = nullptr;
 }
 

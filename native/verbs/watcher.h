@@ -21,8 +21,9 @@ class FdWatcher {
   void Unref();
   bool Refed() const { return refed_; }
 
+  struct Handle;  // outlives the watcher until libuv's close callback
+
  private:
-  struct Handle;
   static void OnPoll(uv_poll_t* h, int status, int events);
   Handle* handle_ = nullptr;
   bool refed_ = false;

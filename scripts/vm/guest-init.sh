@@ -38,6 +38,15 @@ done
 for dir in /tmp /run; do
   case "$PROJECT/" in "$dir"/*) ;; *) mount -t tmpfs tmpfs "$dir" ;; esac
 done
+# Temporary files go to a guest tmpfs in any case: on the 9p share unix
+# sockets cannot be bound (ENXIO), and tools such as tsx put theirs in TMPDIR.
+if mountpoint -q /tmp; then
+  TMPDIR=/tmp
+else
+  TMPDIR="$JOB/tmp"
+  mkdir -p "$TMPDIR" && mount -t tmpfs tmpfs "$TMPDIR" || fail_setup "tmpfs for TMPDIR"
+fi
+export TMPDIR
 
 modprobe_guest() { modprobe -d "$KROOT" "$@"; }
 

@@ -51,7 +51,7 @@ const job = join(CACHE, 'jobs', `${process.pid}-${Date.now()}`);
 mkdirSync(job, { recursive: true });
 const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 // The guest sees the caller's environment, less what only makes sense on the host.
-const hostOnly = /^(PWD|OLDPWD|SHLVL|_|DISPLAY|TERM_PROGRAM.*|SSH_.*|XDG_.*|TMUX.*|INVOCATION_ID|JOURNAL_STREAM)$/;
+const hostOnly = /^(PWD|OLDPWD|SHLVL|_|TMPDIR|DISPLAY|TERM_PROGRAM.*|SSH_.*|XDG_.*|TMUX.*|INVOCATION_ID|JOURNAL_STREAM)$/;
 const exports = Object.entries(process.env)
   .filter(([k]) => !hostOnly.test(k) && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
   .map(([k, v]) => `export ${k}=${quote(v)}`)

@@ -138,7 +138,7 @@ describe('process exit with objects still open', () => {
     try {
       const main = `
         import { Worker } from 'node:worker_threads';
-        const w = new Worker(${JSON.stringify(file)});
+        const w = new Worker(${JSON.stringify(file)}, { execArgv: [] }); // not our --input-type
         w.on('message', (m) => console.log('worker', m));
         w.on('exit', (code) => console.log('worker exit', code));
       `;
