@@ -181,6 +181,13 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 
 	ret = mmu_interval_notifier_insert(&reg->mni, uf->mm, reg->start,
 					   reg->end - reg->start, &umn_mni_ops);
+	/*
+	 * The first notifier of an mm takes all its locks and gives up with
+	 * EINTR on any pending signal. Nothing is registered then, so the
+	 * call can be restarted (transparently under SA_RESTART).
+	 */
+	if (ret == -EINTR)
+		ret = -ERESTARTSYS;
 	if (ret)
 		goto err_index;
 	uf->nregs++;

@@ -106,7 +106,12 @@
  *           ENOMEM  out of memory, or (without UMMUNOTIFY_FEATURE_LIMIT) the
  *                   file already holds max_registrations registrations;
  *           ESRCH   the file's address space has exited (only reachable
- *                   from another mm, without OWNER_ONLY).
+ *                   from another mm, without OWNER_ONLY);
+ *           EINTR   a signal arrived while the address space's first
+ *                   registration set up the kernel's notifier bookkeeping
+ *                   (it takes every mapping's lock and stops for signals);
+ *                   nothing was registered: call again. Restarted by the
+ *                   kernel instead when the handler has SA_RESTART.
  *
  * UMMUNOTIFY_UNREGISTER_REGION  (arg: __u64 *, the cookie)
  *   Stop watching the registration. When it returns, no report for the

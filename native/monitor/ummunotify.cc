@@ -89,15 +89,24 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
     r.start = U64Arg(info, 0, "start");
     r.end = U64Arg(info, 1, "end");
     r.user_cookie = U64Arg(info, 2, "cookie");
-    if (ioctl(Fd(env), UMMUNOTIFY_REGISTER_REGION, &r) < 0) ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_REGISTER_REGION");
+    int fd = Fd(env);
+    // EINTR: a signal (a profiler's SIGPROF, say) hit the process's first
+    // registration before anything was registered; just call again.
+    int rc;
+    do rc = ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_REGISTER_REGION");
     return env.Undefined();
   }
 
   Napi::Value Unwatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     __u64 cookie = U64Arg(info, 0, "cookie");
-    if (ioctl(Fd(env), UMMUNOTIFY_UNREGISTER_REGION, &cookie) < 0)
-      ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_UNREGISTER_REGION");
+    int fd = Fd(env);
+    int rc;
+    do rc = ioctl(fd, UMMUNOTIFY_UNREGISTER_REGION, &cookie);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) ThrowErrno(env, errno, "ioctl", "UMMUNOTIFY_UNREGISTER_REGION");
     return env.Undefined();
   }
 
