@@ -31,17 +31,13 @@ export interface DeviceInfo {
   ports: PortInfo[];
 }
 
-/** One invalidation report of a monitor backend (see MemoryMonitor.drain). */
-export interface NativeMonitorEvent {
-  cookie: bigint;
-  start: bigint;
-  end: bigint;
-  hint: boolean;
-}
-
-/** What a backend's drain() returns: the reports and the counter they bring it up to (null: unknown yet). */
+/**
+ * What a backend's drain() returns: the reports, packed four words each
+ * (cookie, start, end, hint 1/0), and the counter they bring it up to (null:
+ * unknown yet).
+ */
 export interface NativeDrain {
-  events: NativeMonitorEvent[];
+  records: BigUint64Array;
   counter: bigint | null;
 }
 

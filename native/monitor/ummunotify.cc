@@ -114,9 +114,8 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int fd = Fd(env);
-    Napi::Array events = Napi::Array::New(env);
+    std::vector<uint64_t> words;
     Napi::Value counter = env.Null();
-    uint32_t n = 0;
     ummunotify_event buf[64];
     for (bool last = false; !last;) {
       ssize_t got = read(fd, buf, sizeof buf);
@@ -133,15 +132,12 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
           counter = Napi::BigInt::New(env, static_cast<uint64_t>(e.user_cookie_counter));
           last = true;  // the kernel sends LAST only once its list is empty
         } else if (e.type == UMMUNOTIFY_EVENT_TYPE_INVAL) {
-          events.Set(n++, EventObject(env, e.user_cookie_counter, e.hint_start, e.hint_end,
-                                      (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0));
+          AppendRecord(&words, e.user_cookie_counter, e.hint_start, e.hint_end,
+                       (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0);
         }
       }
     }
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("events", events);
-    out.Set("counter", counter);
-    return out;
+    return DrainResult(env, words, counter);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -460,13 +460,10 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
     uint64_t seen = core.Page()->generation.load(std::memory_order_acquire);
     std::vector<Report> reports;
     bool complete = core.Take(seen, &reports);
-    Napi::Array events = Napi::Array::New(env, reports.size());
-    for (size_t i = 0; i < reports.size(); ++i)
-      events.Set(i, EventObject(env, reports[i].cookie, reports[i].start, reports[i].end, reports[i].hint));
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("events", events);
-    out.Set("counter", complete ? Napi::Value(Napi::BigInt::New(env, seen)) : env.Null());
-    return out;
+    std::vector<uint64_t> words;
+    words.reserve(reports.size() * kRecordWords);
+    for (const Report& r : reports) AppendRecord(&words, r.cookie, r.start, r.end, r.hint);
+    return DrainResult(env, words, complete ? Napi::Value(Napi::BigInt::New(env, seen)) : env.Null());
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

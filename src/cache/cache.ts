@@ -127,6 +127,13 @@ export class RegistrationCache implements Releaser {
   readonly #indexes = new Map<number, IntervalIndex<Entry>>();
   readonly #byId = new Map<number, Entry>();
   readonly #lru: LRUCache<number, Entry>;
+  /**
+   * Always in the LRU, so it never becomes empty: lru-cache clears all its
+   * slot arrays (O(maxEntries)) when its last item goes, which made every
+   * invalidation of a lone unused entry cost that much.
+   */
+  readonly #sentinel = new Entry(0, 0, 0, 0);
+  #sentinelOut = false;
   /** Per-buffer state lives in a property under this symbol on the buffer itself (WeakMap for frozen ones). */
   readonly #tag = Symbol('rdma-regcache.buffer');
   #bufs = new WeakMap<object, BufferInfo>();
@@ -196,15 +203,20 @@ export class RegistrationCache implements Releaser {
     this.#memlock = memlock;
     this.#defaultAccess = defaultAccess;
     this.#lru = new LRUCache<number, Entry>({
-      max: maxEntries,
+      max: maxEntries + 1, // + the sentinel
       // Runs inside lru-cache: only unlink here; deregistration waits for #flushDead.
       dispose: (entry, _id, reason) => {
         entry.inLru = false;
+        if (entry === this.#sentinel) {
+          this.#sentinelOut = reason === 'evict'; // back in at the recent end by #settle
+          return;
+        }
         if (reason !== 'evict' || entry.refs !== 0 || !entry.valid) return;
         if (entry.stamp !== entry.lruStamp) this.#promote.push(entry);
         else this.#evict(entry);
       },
     });
+    this.#lru.set(0, this.#sentinel);
   }
 
   /** The monitor this cache drains. */
@@ -426,7 +438,7 @@ export class RegistrationCache implements Releaser {
     } catch (err) {
       if ((err as { code?: unknown })?.code !== 'ENOMEM') throw err;
     }
-    const evicted = this.#lru.size;
+    const evicted = this.#lru.size - 1;
     this.#trim(Infinity);
     this.#enomemRetries++;
     try {
@@ -447,7 +459,7 @@ export class RegistrationCache implements Releaser {
   #trim(incoming: number): void {
     const byteCap = Math.min(this.#maxBytes, this.#memlock);
     while (
-      this.#lru.size !== 0 &&
+      this.#lru.size > 1 &&
       (this.#entries > this.#maxEntries || this.#bytesPinned + incoming > byteCap || incoming === Infinity)
     ) {
       this.#lru.pop(); // its dispose evicts the entry if unused; an in-use one just leaves the LRU
@@ -458,7 +470,13 @@ export class RegistrationCache implements Releaser {
   /** After lru-cache calls: second chances for entries used since they were queued, then deregistrations. */
   #settle(): void {
     const promote = this.#promote;
-    while (promote.length !== 0) {
+    // Each set() may push another item out, queueing more work here.
+    while (this.#sentinelOut || promote.length !== 0) {
+      if (this.#sentinelOut) {
+        this.#sentinelOut = false;
+        this.#lru.set(0, this.#sentinel);
+        continue;
+      }
       const e = promote.pop()!;
       if (e.inLru || !e.valid) continue;
       e.inLru = true;

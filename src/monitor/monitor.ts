@@ -48,7 +48,7 @@ class NoMonitor implements NativeMonitor {
   watch(): void {}
   unwatch(): void {}
   drain() {
-    return { events: [], counter: 0n };
+    return { records: new BigUint64Array(0), counter: 0n };
   }
   close(): void {}
 }
@@ -203,8 +203,12 @@ export class MemoryMonitor {
    */
   drain(): MonitorEvent[] {
     this.#live();
-    const { events, counter } = this.#native.drain();
+    const { records, counter } = this.#native.drain();
     if (counter !== null) this.lastSeen = Number(BigInt.asUintN(32, counter));
+    const events: MonitorEvent[] = new Array(records.length / 4);
+    for (let i = 0, r = 0; r < records.length; i++, r += 4) {
+      events[i] = { cookie: records[r]!, start: records[r + 1]!, end: records[r + 2]!, hint: records[r + 3] !== 0n };
+    }
     return events;
   }
 
