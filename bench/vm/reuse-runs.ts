@@ -44,7 +44,8 @@ export function reuseRuns(reps: number, quick: boolean): ReuseRow[] {
   for (let r = 0; r < reps; r++) {
     const out = mkdtempSync(join(tmpdir(), 'bench-reuse-'));
     try {
-      const args = ['--import', 'tsx', 'bench/reuse/demo.ts', '--unsafe', '--out', out, ...(quick ? ['--quick'] : [])];
+      // Two alternating passes per run (one in quick mode): each run's row is their median.
+      const args = ['--import', 'tsx', 'bench/reuse/demo.ts', '--unsafe', '--repeat', quick ? '1' : '2', '--out', out, ...(quick ? ['--quick'] : [])];
       const p = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       // The demo exits 1 on a mismatch in a safe mode: keep its numbers, the report shows the mismatches.
       if (p.status !== 0 && p.status !== 1) throw new Error(`reuse demo failed (exit ${p.status ?? p.signal})`);
