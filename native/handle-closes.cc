@@ -12,7 +12,9 @@ struct HandleCloses::Pending {
 HandleCloses* HandleCloses::Install(napi_env env) {
   auto* self = new HandleCloses();
   if (napi_add_async_cleanup_hook(env, &HandleCloses::OnTeardown, self, &self->hook_) != napi_ok) self->hook_ = nullptr;
-  return self;  // lives until the environment's teardown has finished with it
+  // Never freed: a watcher released late (by a finalizer after teardown) may
+  // still call Close(); it is a few bytes per environment.
+  return self;
 }
 
 void HandleCloses::Close(uv_handle_t* handle, void (*done)(uv_handle_t*)) {
@@ -39,9 +41,9 @@ void HandleCloses::OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
 }
 
 void HandleCloses::FinishIfIdle() {
-  if (!ending_ || pending_ != 0) return;
-  if (hook_) napi_remove_async_cleanup_hook(hook_);  // lets the teardown go on
-  delete this;
+  if (!ending_ || pending_ != 0 || !hook_) return;
+  napi_remove_async_cleanup_hook(hook_);  // lets the teardown go on
+  hook_ = nullptr;
 }
 
 }  // namespace regcache
