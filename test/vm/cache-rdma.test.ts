@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BPAGE, PAGE, bytes, mapAt, pattern, rig, t, writeChecked, type Rig } from './cache-helpers.js';
+import { MemoryMonitor, RegistrationCache } from '../../src/index.js';
 
 const { MADV_DONTNEED, MREMAP_MAYMOVE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = t.constants;
 
@@ -113,18 +114,27 @@ describe('RegistrationCache with RDMA WRITEs verified at the target', () => {
   });
 
   it('fork() from native code and child_process.spawn do not flush the cache (mapping-only)', async () => {
+    // A cache of its own that watches only x: the shared one also holds Node
+    // Buffers from earlier tests, whose memory the runtime may free at any moment.
+    const monitor = MemoryMonitor.open({ backend: 'ummunotify' });
+    const own: Rig = { ...r, cache: new RegistrationCache(r.pair.pd, { monitor }), checked: 0, mismatches: 0 };
     const x = t.mmap(4 * PAGE);
-    expect(await writeChecked(r, pattern(bytes(x, 4 * PAGE), 16))).toBe(true);
-    r.cache.checkGeneration();
-    const before = r.cache.stats();
-    expect(t.waitpid(t.fork('exit'))).toBe(0);
-    expect(spawnSync('true').status).toBe(0);
-    expect(r.cache.checkGeneration()).toBe(false);
-    expect(await writeChecked(r, pattern(bytes(x, 4 * PAGE), 17))).toBe(true);
-    const after = r.cache.stats();
-    expect(after.invalidations).toBe(before.invalidations);
-    expect(after.hits).toBe(before.hits + 1);
-    t.munmap(x, 4 * PAGE);
+    try {
+      expect(await writeChecked(own, pattern(bytes(x, 4 * PAGE), 16))).toBe(true);
+      own.cache.checkGeneration();
+      const before = own.cache.stats();
+      expect(t.waitpid(t.fork('exit'))).toBe(0);
+      expect(spawnSync('true').status).toBe(0);
+      expect(own.cache.checkGeneration()).toBe(false);
+      expect(await writeChecked(own, pattern(bytes(x, 4 * PAGE), 17))).toBe(true);
+      const after = own.cache.stats();
+      expect(after.invalidations).toBe(before.invalidations);
+      expect(after.hits).toBe(before.hits + 1);
+    } finally {
+      own.cache.close();
+      monitor.close();
+      t.munmap(x, 4 * PAGE);
+    }
   });
 
   it('no mismatch anywhere; close deregisters everything', () => {
