@@ -18,6 +18,7 @@ import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Endpoint, MemoryMonitor, type RemoteBuffer } from '../../src/index.js';
 import { groupedBarChart } from '../lib/chart.js';
+import { spread } from '../lib/stats.js';
 import { runReuse, type Mode, type ReuseResult } from './workload.js';
 
 const { values } = parseArgs({
@@ -121,10 +122,6 @@ interface Row extends ReuseResult {
   speedupRange: [number, number];
   passes: number;
 }
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const pick = (rs: ReuseResult[], size: number, mode: Mode) => rs.find((r) => r.size === size && r.mode === mode)!;
 const results: Row[] = [];
 for (const size of sizes) {
@@ -133,17 +130,18 @@ for (const size of sizes) {
     const ratios = passes.map((rs) => pick(rs, size, mode).opsPerSecond / pick(rs, size, 'per-operation').opsPerSecond);
     const sum = (k: keyof ReuseResult) => mine.reduce((n, r) => n + (Number(r[k]) || 0), 0);
     const optional = (k: 'hits' | 'misses' | 'invalidations' | 'staleAvoided') => (mine[0]![k] === undefined ? undefined : sum(k));
-    const ops = mine.map((r) => r.opsPerSecond);
+    const ops = spread(mine.map((r) => r.opsPerSecond));
+    const speedup = spread(ratios);
     results.push({
       mode,
       size,
       writes: sum('writes'),
       seconds: sum('seconds'),
-      opsPerSecond: median(ops),
-      opsPerSecondRange: [Math.min(...ops), Math.max(...ops)],
-      megabytesPerSecond: median(mine.map((r) => r.megabytesPerSecond)),
-      speedup: median(ratios),
-      speedupRange: [Math.min(...ratios), Math.max(...ratios)],
+      opsPerSecond: ops.median,
+      opsPerSecondRange: [ops.min, ops.max],
+      megabytesPerSecond: spread(mine.map((r) => r.megabytesPerSecond)).median,
+      speedup: speedup.median,
+      speedupRange: [speedup.min, speedup.max],
       passes: mine.length,
       verified: sum('verified'),
       mismatches: sum('mismatches'),

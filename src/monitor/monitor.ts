@@ -43,6 +43,9 @@ const INSTALL_HINT =
   'runs without protection against stale registrations';
 
 /** Stand-in for 'none': a counter that never moves and watches that never fire. */
+/** Words per report in a native drain (native/monitor/common.h kRecordWords). */
+const RECORD_WORDS = 4;
+
 class NoMonitor implements NativeMonitor {
   readonly counter = new ArrayBuffer(8);
   watch(): void {}
@@ -205,8 +208,8 @@ export class MemoryMonitor {
     this.#live();
     const { records, counter } = this.#native.drain();
     if (counter !== null) this.lastSeen = Number(BigInt.asUintN(32, counter));
-    const events: MonitorEvent[] = new Array(records.length / 4);
-    for (let i = 0, r = 0; r < records.length; i++, r += 4) {
+    const events: MonitorEvent[] = new Array(records.length / RECORD_WORDS);
+    for (let i = 0, r = 0; r < records.length; i++, r += RECORD_WORDS) {
       events[i] = { cookie: records[r]!, start: records[r + 1]!, end: records[r + 2]!, hint: records[r + 3] !== 0n };
     }
     return events;
