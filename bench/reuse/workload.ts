@@ -2,6 +2,12 @@
  * The buffer-reuse workload: `buffers` buffers cycle through RDMA WRITEs, one
  * round at a time (all in flight together); before each round `churn` of them
  * are freed and reallocated. Every write is checked byte for byte at the target.
+ *
+ * A ReuseRun is one mode's share of the workload, driven a round at a time so
+ * the demo can interleave the modes round by round: on rxe in an emulated
+ * guest the machine's speed drifts by tens of per cent within seconds, and
+ * only a paired comparison (the same moments for both modes) is steady enough
+ * to show differences of a few per cent.
  */
 import type { Endpoint, RegistrationCache, RemoteBuffer } from '../../src/index.js';
 import { MappedBuffers } from './mapped-buffers.js';
@@ -10,17 +16,15 @@ export type Mode = 'per-operation' | 'cache' | 'cache-unmonitored';
 
 export interface ReuseOptions {
   size: number;
-  rounds: number;
   buffers: number;
   churn: number;
-  /** Called after every round with the number of writes done so far. */
-  onProgress?: (writes: number) => void;
 }
 
 export interface ReuseResult {
   mode: Mode;
   size: number;
   writes: number;
+  /** Time in the workload's rounds: reallocation, filling, writing; not the demo's verification. */
   seconds: number;
   opsPerSecond: number;
   megabytesPerSecond: number;
@@ -34,64 +38,84 @@ export interface ReuseResult {
   staleAvoided?: number;
 }
 
-export async function runReuse(
-  mode: Mode,
-  client: Endpoint,
-  target: Uint8Array,
-  remote: RemoteBuffer,
-  o: ReuseOptions,
-): Promise<ReuseResult> {
-  if (o.buffers * o.size > target.length) throw new RangeError('target too small for the buffers');
-  const cache = mode === 'per-operation' ? undefined : (client.cache as RegistrationCache);
-  const before = cache?.stats();
-  const pool = new MappedBuffers(o.buffers, o.size);
-  let writes = 0;
-  let verified = 0;
-  let mismatches = 0;
-  const started = process.hrtime.bigint();
-  try {
-    for (let round = 0; round < o.rounds; round++) {
-      if (round > 0) for (let k = 0; k < o.churn; k++) pool.reallocate((round * o.churn + k) % o.buffers);
-      const ops: Promise<void>[] = [];
-      for (let i = 0; i < o.buffers; i++) {
-        const view = pool.views[i]!;
-        // A value unique to this write in the whole run: a stale registration
-        // would leave an older value at the target.
-        view.fill((writes + i) & 0xff);
-        new DataView(view.buffer, view.byteOffset).setUint32(0, writes + i);
-        ops.push(client.write(view, remote, i * o.size));
-      }
-      await Promise.all(ops);
-      for (let i = 0; i < o.buffers; i++) {
-        const view = pool.views[i]!;
-        const at = target.subarray(i * o.size, (i + 1) * o.size);
-        if (Buffer.compare(at, view) === 0) verified++;
-        else mismatches++;
-      }
-      writes += o.buffers;
-      o.onProgress?.(writes);
-    }
-  } finally {
-    pool.free();
+type Counter = 'hits' | 'misses' | 'invalidations' | 'staleAvoided';
+
+/** Each mode numbers its writes from its own base, so interleaved modes never write the same value to the shared target. */
+const FIRST_VALUE: Record<Mode, number> = { 'per-operation': 0, cache: 1 << 28, 'cache-unmonitored': 2 << 28 };
+
+export class ReuseRun {
+  readonly #cache: RegistrationCache | undefined;
+  readonly #before: Record<Counter, number> | undefined;
+  readonly #pool: MappedBuffers;
+  #rounds = 0;
+  #writes = 0;
+  #verified = 0;
+  #mismatches = 0;
+  #nanoseconds = 0n;
+
+  constructor(
+    readonly mode: Mode,
+    readonly client: Endpoint,
+    readonly target: Uint8Array,
+    readonly remote: RemoteBuffer,
+    readonly options: ReuseOptions,
+  ) {
+    const { size, buffers, churn } = options;
+    if (buffers * size > target.length) throw new RangeError('target too small for the buffers');
+    if (!(churn >= 0 && churn <= buffers)) throw new RangeError('churn must be between 0 and the number of buffers');
+    this.#cache = mode === 'per-operation' ? undefined : (client.cache as RegistrationCache);
+    this.#before = this.#cache?.stats();
+    this.#pool = new MappedBuffers(buffers, size);
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const after = cache?.stats();
-  const delta = (k: 'hits' | 'misses' | 'invalidations' | 'staleAvoided') =>
-    after && before ? after[k] - before[k] : undefined;
-  return {
-    mode,
-    size: o.size,
-    writes,
-    seconds,
-    opsPerSecond: writes / seconds,
-    megabytesPerSecond: (writes * o.size) / seconds / 1e6,
-    verified,
-    mismatches,
-    reallocations: pool.reallocations,
-    sameAddress: pool.sameAddress,
-    hits: delta('hits'),
-    misses: delta('misses'),
-    invalidations: delta('invalidations'),
-    staleAvoided: delta('staleAvoided'),
-  };
+
+  /** One round: reallocate `churn` buffers (after the first round), fill, write all, then verify at the target. */
+  async round(): Promise<void> {
+    const { size, buffers, churn } = this.options;
+    const pool = this.#pool;
+    const started = process.hrtime.bigint();
+    if (this.#rounds > 0) for (let k = 0; k < churn; k++) pool.reallocate((this.#rounds * churn + k) % buffers);
+    const ops: Promise<void>[] = [];
+    for (let i = 0; i < buffers; i++) {
+      const view = pool.views[i]!;
+      // A value unique to this write in the whole run: a stale registration
+      // would leave an older value at the target.
+      const value = FIRST_VALUE[this.mode] + this.#writes + i;
+      view.fill(value & 0xff);
+      new DataView(view.buffer, view.byteOffset).setUint32(0, value);
+      ops.push(this.client.write(view, this.remote, i * size));
+    }
+    await Promise.all(ops);
+    this.#nanoseconds += process.hrtime.bigint() - started;
+    for (let i = 0; i < buffers; i++) {
+      const view = pool.views[i]!;
+      if (Buffer.compare(this.target.subarray(i * size, (i + 1) * size), view) === 0) this.#verified++;
+      else this.#mismatches++;
+    }
+    this.#writes += buffers;
+    this.#rounds++;
+  }
+
+  /** Unmaps the buffers and returns the totals; the run is over. */
+  finish(): ReuseResult {
+    this.#pool.free();
+    const seconds = Number(this.#nanoseconds) / 1e9;
+    const after = this.#cache?.stats();
+    const delta = (k: Counter) => (after && this.#before ? after[k] - this.#before[k] : undefined);
+    return {
+      mode: this.mode,
+      size: this.options.size,
+      writes: this.#writes,
+      seconds,
+      opsPerSecond: this.#writes / seconds,
+      megabytesPerSecond: (this.#writes * this.options.size) / seconds / 1e6,
+      verified: this.#verified,
+      mismatches: this.#mismatches,
+      reallocations: this.#pool.reallocations,
+      sameAddress: this.#pool.sameAddress,
+      hits: delta('hits'),
+      misses: delta('misses'),
+      invalidations: delta('invalidations'),
+      staleAvoided: delta('staleAvoided'),
+    };
+  }
 }
