@@ -61,7 +61,9 @@ insmod "$KO" || fail_setup "insmod $KO"
 # rdma_cm does not resolve routes on lo: rxe0 sits on one end of a veth pair.
 # 192.0.2.0/24 is the documentation range; with -nic none nothing leaves the guest.
 ip link set lo up
-ip link add veth0 type veth peer name veth1 || fail_setup "veth"
+# MTU 9000 as RoCE deployments use (jumbo frames): rxe0's active MTU becomes
+# 4096, the RoCE maximum, instead of 1024 (1 MiB writes run ~1.4x faster).
+ip link add veth0 mtu 9000 type veth peer name veth1 mtu 9000 || fail_setup "veth"
 ip addr add "$GUEST_IP/24" dev veth0
 ip link set veth0 up
 ip link set veth1 up
