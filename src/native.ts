@@ -31,23 +31,21 @@ export interface DeviceInfo {
   ports: PortInfo[];
 }
 
-/**
- * What a backend's drain() returns: the reports, packed four words each
- * (cookie, start, end, hint 1/0), and the counter they bring it up to (null:
- * unknown yet).
- */
-export interface NativeDrain {
-  records: BigUint64Array;
-  counter: bigint | null;
-}
-
 /** The shape both native monitor backends share (native/monitor/). */
 export interface NativeMonitor {
   /** The shared page; a 64-bit generation at offset 0. Never written from JavaScript. */
   readonly counter: ArrayBuffer;
-  watch(start: bigint, end: bigint, cookie: bigint): void;
-  unwatch(cookie: bigint): void;
-  drain(): NativeDrain;
+  /** Numbers are taken too (safe integers). */
+  watch(start: bigint | number, end: bigint | number, cookie: bigint | number): void;
+  unwatch(cookie: bigint | number): void;
+  /**
+   * Hands out the reports of a drain a slice at a time into `out` and returns
+   * how many it wrote (native/monitor/common.h): out[0] is 0 while more
+   * follow, 1 when the drain is over and out[1] is its counter, 2 when over
+   * with the counter unknown; reports from out[2], four words each (cookie,
+   * start, end, hint 1/0).
+   */
+  drainInto(out: BigUint64Array): number;
   close(): void;
 }
 

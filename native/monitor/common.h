@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -28,25 +29,74 @@ inline uint64_t U64Arg(const Napi::CallbackInfo& info, size_t i, const char* wha
   throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a bigint");
 }
 
-// Reports travel to JavaScript packed in one BigUint64Array, four words
-// each: cookie, start, end, hint (1: [start, end) is exactly the invalidated
-// part; 0: the whole watched range, hit more than once before this drain).
-// One array instead of an object per report: building objects property by
-// property through N-API dominated the cost of an invalidation.
+// Reports travel to JavaScript through drainInto(out), `out` a BigUint64Array
+// that JavaScript allocates once: out[0] is the status (kMore: call again for
+// the rest; kComplete: the drain is over and out[1] is the counter it brings
+// the generation up to; kCompleteNoCounter: over, counter not known yet), then
+// four words per report: cookie, start, end, hint (1: [start, end) is exactly
+// the invalidated part; 0: the whole watched range, hit more than once before
+// this drain). No JavaScript object is made per drain or per report: under
+// the emulated test machine allocating them cost more than the read() itself.
+constexpr size_t kHeaderWords = 2;
 constexpr size_t kRecordWords = 4;
+enum DrainStatus : uint64_t { kMore = 0, kComplete = 1, kCompleteNoCounter = 2 };
 
-inline void AppendRecord(std::vector<uint64_t>* out, uint64_t cookie, uint64_t start, uint64_t end, bool hint) {
-  out->insert(out->end(), {cookie, start, end, hint ? 1u : 0u});
-}
+struct Record {
+  uint64_t cookie, start, end, hint;
+};
 
-// { records, counter }: `counter` is a bigint, or null when not known yet.
-inline Napi::Object DrainResult(Napi::Env env, const std::vector<uint64_t>& words, Napi::Value counter) {
-  auto records = Napi::BigUint64Array::New(env, words.size());
-  if (!words.empty()) std::memcpy(records.Data(), words.data(), words.size() * sizeof(uint64_t));
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("records", records);
-  out.Set("counter", counter);
-  return out;
-}
+// A drain's reports, collected from the kernel (or the monitor thread) in one
+// go and handed out a slice (as many as `out` holds) per drainInto() call.
+class PendingReports {
+ public:
+  // True when the last drain has been handed out completely: collect a new one.
+  bool Idle() const { return idle_; }
+
+  void Begin() {
+    records_.clear();
+    next_ = 0;
+    idle_ = false;
+    counter_known_ = false;
+  }
+  void Add(uint64_t cookie, uint64_t start, uint64_t end, bool hint) {
+    records_.push_back({cookie, start, end, hint ? 1u : 0u});
+  }
+  void SetCounter(uint64_t counter) {
+    counter_ = counter;
+    counter_known_ = true;
+  }
+  // Forgets a drain that failed half way (its reports were consumed).
+  void Abandon() { idle_ = true; }
+
+  // Fills `out` (a BigUint64Array argument); returns the number of reports copied.
+  Napi::Value CopyOut(const Napi::CallbackInfo& info, size_t arg) {
+    Napi::Env env = info.Env();
+    if (!info[arg].IsTypedArray() || info[arg].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+      throw Napi::TypeError::New(env, "drainInto needs a BigUint64Array");
+    auto out = info[arg].As<Napi::BigUint64Array>();
+    size_t room = out.ElementLength() < kHeaderWords + kRecordWords ? 0 : (out.ElementLength() - kHeaderWords) / kRecordWords;
+    if (room == 0) throw Napi::RangeError::New(env, "drainInto: the array must hold at least one report");
+    uint64_t* words = out.Data();
+    size_t n = std::min(room, records_.size() - next_);
+    if (n != 0) std::memcpy(words + kHeaderWords, &records_[next_], n * sizeof(Record));
+    next_ += n;
+    if (next_ < records_.size()) {
+      words[0] = kMore;
+    } else {
+      words[0] = counter_known_ ? kComplete : kCompleteNoCounter;
+      words[1] = counter_;
+      idle_ = true;
+    }
+    return Napi::Number::New(env, static_cast<double>(n));
+  }
+
+ private:
+  std::vector<Record> records_;
+  size_t next_ = 0;
+  bool idle_ = true;
+  bool counter_known_ = false;
+  uint64_t counter_ = 0;
+};
+static_assert(sizeof(Record) == kRecordWords * sizeof(uint64_t), "a Record is four packed words");
 
 }  // namespace regcache::monitor

@@ -5,9 +5,8 @@
 //   .counter                          ArrayBuffer over the kernel's read-only counter page
 //   .watch(start, end, cookie)        UMMUNOTIFY_REGISTER_REGION
 //   .unwatch(cookie)                  UMMUNOTIFY_UNREGISTER_REGION
-//   .drain()                          read() every pending report (non-blocking):
-//                                     { events: [{cookie,start,end,hint}], counter: bigint | null }
-//                                     counter = the LAST event's value, null if none was read
+//   .drainInto(out)                   read() every pending report (non-blocking) and
+//                                     hand them out a slice per call (monitor/common.h)
 //   .close()                          close the file (idempotent)
 //
 // The counter page stays mapped until its ArrayBuffer is garbage collected, so
@@ -37,7 +36,7 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
                            InstanceAccessor<&UmmunotifyMonitor::Counter>("counter"),
                            InstanceMethod<&UmmunotifyMonitor::Watch>("watch"),
                            InstanceMethod<&UmmunotifyMonitor::Unwatch>("unwatch"),
-                           InstanceMethod<&UmmunotifyMonitor::Drain>("drain"),
+                           InstanceMethod<&UmmunotifyMonitor::DrainInto>("drainInto"),
                            InstanceMethod<&UmmunotifyMonitor::Close>("close"),
                        });
   }
@@ -110,34 +109,37 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
     return env.Undefined();
   }
 
-  // Reads until the LAST event (the list is empty at that moment) or EAGAIN.
-  Napi::Value Drain(const Napi::CallbackInfo& info) {
+  // drainInto(out): a new drain reads until the LAST event (the list is empty
+  // at that moment) or EAGAIN; its reports go out a slice per call.
+  Napi::Value DrainInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     int fd = Fd(env);
-    std::vector<uint64_t> words;
-    Napi::Value counter = env.Null();
-    ummunotify_event buf[64];
-    for (bool last = false; !last;) {
-      ssize_t got = read(fd, buf, sizeof buf);
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) break;
-        ThrowErrno(env, errno, "read", UMMUNOTIFY_DEVICE);
-      }
-      if (got == 0) break;
-      size_t count = static_cast<size_t>(got) / sizeof(ummunotify_event);
-      for (size_t i = 0; i < count; ++i) {
-        const ummunotify_event& e = buf[i];
-        if (e.type == UMMUNOTIFY_EVENT_TYPE_LAST) {
-          counter = Napi::BigInt::New(env, static_cast<uint64_t>(e.user_cookie_counter));
-          last = true;  // the kernel sends LAST only once its list is empty
-        } else if (e.type == UMMUNOTIFY_EVENT_TYPE_INVAL) {
-          AppendRecord(&words, e.user_cookie_counter, e.hint_start, e.hint_end,
-                       (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0);
+    if (pending_.Idle()) {
+      pending_.Begin();
+      ummunotify_event buf[64];
+      for (bool last = false; !last;) {
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN) break;
+          int err = errno;
+          pending_.Abandon();
+          ThrowErrno(env, err, "read", UMMUNOTIFY_DEVICE);
+        }
+        if (got == 0) break;
+        size_t count = static_cast<size_t>(got) / sizeof(ummunotify_event);
+        for (size_t i = 0; i < count; ++i) {
+          const ummunotify_event& e = buf[i];
+          if (e.type == UMMUNOTIFY_EVENT_TYPE_LAST) {
+            pending_.SetCounter(e.user_cookie_counter);
+            last = true;  // the kernel sends LAST only once its list is empty
+          } else if (e.type == UMMUNOTIFY_EVENT_TYPE_INVAL) {
+            pending_.Add(e.user_cookie_counter, e.hint_start, e.hint_end, (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0);
+          }
         }
       }
     }
-    return DrainResult(env, words, counter);
+    return pending_.CopyOut(info, 0);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -148,6 +150,7 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
   int fd_ = -1;
   uint32_t features_ = 0;
   Napi::Reference<Napi::ArrayBuffer> counter_;
+  PendingReports pending_;
 };
 
 void Init(Napi::Env env, Napi::Object exports) {

@@ -4,7 +4,7 @@
 //   .counter                       ArrayBuffer over a native page: a 64-bit generation at offset 0
 //   .mode                          'wp' or 'missing' (the registration mode it prefers)
 //   .userModeOnly                  true when opened with UFFD_USER_MODE_ONLY
-//   .watch(start, end, cookie) / .unwatch(cookie) / .drain() / .close()   as UmmunotifyMonitor
+//   .watch(start, end, cookie) / .unwatch(cookie) / .drainInto(out) / .close()   as UmmunotifyMonitor
 //
 // How it works: a userfaultfd with UFFD_FEATURE_EVENT_UNMAP, EVENT_REMOVE and
 // EVENT_REMAP; each watched range is registered with UFFDIO_REGISTER. The kernel
@@ -401,7 +401,7 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
                            InstanceAccessor<&UserfaultfdMonitor::UserModeOnly>("userModeOnly"),
                            InstanceMethod<&UserfaultfdMonitor::Watch>("watch"),
                            InstanceMethod<&UserfaultfdMonitor::Unwatch>("unwatch"),
-                           InstanceMethod<&UserfaultfdMonitor::Drain>("drain"),
+                           InstanceMethod<&UserfaultfdMonitor::DrainInto>("drainInto"),
                            InstanceMethod<&UserfaultfdMonitor::Close>("close"),
                        });
   }
@@ -454,16 +454,18 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
     return env.Undefined();
   }
 
-  Napi::Value Drain(const Napi::CallbackInfo& info) {
+  Napi::Value DrainInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Core& core = Live(env);
-    uint64_t seen = core.Page()->generation.load(std::memory_order_acquire);
-    std::vector<Report> reports;
-    bool complete = core.Take(seen, &reports);
-    std::vector<uint64_t> words;
-    words.reserve(reports.size() * kRecordWords);
-    for (const Report& r : reports) AppendRecord(&words, r.cookie, r.start, r.end, r.hint);
-    return DrainResult(env, words, complete ? Napi::Value(Napi::BigInt::New(env, seen)) : env.Null());
+    if (pending_.Idle()) {
+      uint64_t seen = core.Page()->generation.load(std::memory_order_acquire);
+      reports_.clear();
+      bool complete = core.Take(seen, &reports_);
+      pending_.Begin();
+      for (const Report& r : reports_) pending_.Add(r.cookie, r.start, r.end, r.hint);
+      if (complete) pending_.SetCounter(seen);
+    }
+    return pending_.CopyOut(info, 0);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -473,6 +475,8 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
 
   std::unique_ptr<Core> core_;
   Napi::Reference<Napi::ArrayBuffer> counter_;
+  std::vector<Report> reports_;
+  PendingReports pending_;
 };
 
 void Init(Napi::Env env, Napi::Object exports) { exports.Set("UserfaultfdMonitor", UserfaultfdMonitor::Define(env)); }

@@ -395,7 +395,7 @@ export class RegistrationCache implements Releaser {
     for (let attempt = 0; ; attempt++) {
       const entry = new Entry(this.#nextId++, start, end, access);
       if (this.#monitor.verified) {
-        this.#monitor.watch(BigInt(start), length, BigInt(entry.id));
+        this.#monitor.watchNumbers(start, end, entry.id);
         entry.watched = true;
         this.#byId.set(entry.id, entry);
       }
@@ -496,21 +496,21 @@ export class RegistrationCache implements Releaser {
   #sync(): void {
     if (this.#closed) throw new RdmaError(EBADF, 'RegistrationCache', 'the cache is closed');
     if (this.#pidCell[0] !== this.#pid) this.#forked();
-    const events = this.#monitor.drain();
+    this.#monitor.drainNumbers(this.#onReport);
     this.#seen = this.#monitor.lastSeen;
     this.#drains++;
-    const hit = this.#scratch;
-    for (const ev of events) {
-      const own = this.#byId.get(Number(ev.cookie));
-      if (own !== undefined) this.#invalidate(own);
-      const a = Number(ev.start);
-      const b = Number(ev.end);
-      for (const index of this.#indexes.values()) index.collectOverlapping(a, b, hit);
-      for (const e of hit) this.#invalidate(e);
-      hit.length = 0;
-    }
     this.#flushDead();
   }
+
+  /** One report of a drain: its own entry, and every entry overlapping what changed, leave the index. */
+  readonly #onReport = (cookie: number, start: number, end: number): void => {
+    const own = this.#byId.get(cookie);
+    if (own !== undefined) this.#invalidate(own);
+    const hit = this.#scratch;
+    for (const index of this.#indexes.values()) index.collectOverlapping(start, end, hit);
+    for (const e of hit) this.#invalidate(e);
+    hit.length = 0;
+  };
 
   #invalidate(e: Entry): void {
     if (!e.watched && !e.valid) return; // already dropped
@@ -539,7 +539,7 @@ export class RegistrationCache implements Releaser {
     e.watched = false;
     this.#byId.delete(e.id);
     try {
-      this.#monitor.unwatch(BigInt(e.id));
+      this.#monitor.unwatchNumber(e.id);
     } catch {
       // The monitor may already be closed; the watch dies with it.
     }

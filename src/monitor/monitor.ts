@@ -42,16 +42,23 @@ const INSTALL_HINT =
   '(`sudo sysctl vm.unprivileged_userfaultfd=1`); MemoryMonitor.open({ backend: "none" }) ' +
   'runs without protection against stale registrations';
 
-/** Stand-in for 'none': a counter that never moves and watches that never fire. */
-/** Words per report in a native drain (native/monitor/common.h kRecordWords). */
+/** The layout of native drainInto() (native/monitor/common.h). */
+const HEADER_WORDS = 2;
 const RECORD_WORDS = 4;
+const DRAIN_MORE = 0;
+const DRAIN_COMPLETE = 1;
+/** Reports per drainInto() call. */
+const SLICE = 64;
 
+/** Stand-in for 'none': a counter that never moves and watches that never fire. */
 class NoMonitor implements NativeMonitor {
   readonly counter = new ArrayBuffer(8);
   watch(): void {}
   unwatch(): void {}
-  drain() {
-    return { records: new BigUint64Array(0), counter: 0n };
+  drainInto(out: BigUint64Array): number {
+    out[0] = BigInt(DRAIN_COMPLETE);
+    out[1] = 0n;
+    return 0;
   }
   close(): void {}
 }
@@ -99,6 +106,9 @@ export class MemoryMonitor {
   lastSeen = 0;
   #native: NativeMonitor;
   #closed = false;
+  /** Where drainInto() writes; #halves reads its words as 32-bit halves, with no bigint made. */
+  readonly #out = new BigUint64Array(HEADER_WORDS + RECORD_WORDS * SLICE);
+  readonly #halves = new Uint32Array(this.#out.buffer);
   readonly #pidCell = new Int32Array(native.pidCell);
   readonly #pid = this.#pidCell[0]!;
 
@@ -206,13 +216,52 @@ export class MemoryMonitor {
    */
   drain(): MonitorEvent[] {
     this.#live();
-    const { records, counter } = this.#native.drain();
-    if (counter !== null) this.lastSeen = Number(BigInt.asUintN(32, counter));
-    const events: MonitorEvent[] = new Array(records.length / RECORD_WORDS);
-    for (let i = 0, r = 0; r < records.length; i++, r += RECORD_WORDS) {
-      events[i] = { cookie: records[r]!, start: records[r + 1]!, end: records[r + 2]!, hint: records[r + 3] !== 0n };
-    }
+    const events: MonitorEvent[] = [];
+    const out = this.#out;
+    this.#drainSlices((w) => {
+      events.push({ cookie: out[w]!, start: out[w + 1]!, end: out[w + 2]!, hint: out[w + 3] !== 0n });
+    });
     return events;
+  }
+
+  /**
+   * What {@link drain} does, for callers whose cookies and addresses are below
+   * 2^53 (the cache): each report goes to `onReport` as numbers, and no object
+   * or bigint is made. An end above 2^53 arrives rounded up, never down.
+   * @internal
+   */
+  drainNumbers(onReport: (cookie: number, start: number, end: number) => void): void {
+    this.#live();
+    const h = this.#halves;
+    this.#drainSlices((w) => {
+      const i = 2 * w; // little-endian: low half first
+      onReport(h[i + 1]! * 2 ** 32 + h[i]!, h[i + 3]! * 2 ** 32 + h[i + 2]!, h[i + 5]! * 2 ** 32 + h[i + 4]!);
+    });
+  }
+
+  /** {@link watch} with numbers (below 2^53), unchecked: for the cache. @internal */
+  watchNumbers(start: number, end: number, cookie: number): void {
+    this.#live();
+    this.#native.watch(start, end, cookie);
+  }
+
+  /** {@link unwatch} with a number cookie, unchecked: for the cache. @internal */
+  unwatchNumber(cookie: number): void {
+    this.#live();
+    this.#native.unwatch(cookie);
+  }
+
+  #drainSlices(each: (word: number) => void): void {
+    const out = this.#out;
+    const h = this.#halves;
+    for (;;) {
+      const n = this.#native.drainInto(out);
+      for (let k = 0, w = HEADER_WORDS; k < n; k++, w += RECORD_WORDS) each(w);
+      const status = h[0]!;
+      if (status === DRAIN_MORE) continue;
+      if (status === DRAIN_COMPLETE) this.lastSeen = h[2]!;
+      return;
+    }
   }
 
   /**

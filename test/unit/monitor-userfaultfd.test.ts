@@ -118,6 +118,36 @@ describe.each(['wp', 'missing'] as const)('userfaultfd monitor (%s mode)', (mode
     expect(m.drain()).toEqual([]);
   });
 
+  it('a drain larger than one native slice (64 reports) hands over every report once, 64-bit cookies exact', () => {
+    const m = openMonitor(mode);
+    const pages = 150;
+    const mem = mapPages(pages);
+    const big = (1n << 63n) + 12345n; // above 2^53: must survive the trip
+    for (let i = 0; i < pages; i++) m.watch(mem.address + BigInt(i) * BPAGE, PAGE, i === 0 ? big : BigInt(i + 1));
+    t.munmap(mem.address, mem.length);
+    const events = m.drain();
+    expect(events).toHaveLength(pages);
+    expect(new Set(events.map((e) => e.cookie)).size).toBe(pages);
+    expect(events.find((e) => e.cookie === big)).toEqual({ cookie: big, start: mem.address, end: mem.address + BPAGE, hint: true });
+    expect(m.changed).toBe(false);
+    expect(m.drain()).toEqual([]);
+  });
+
+  it('drainNumbers (the cache\'s path) reports what drain would, as numbers', () => {
+    const m = openMonitor(mode);
+    const pages = 70;
+    const mem = mapPages(pages);
+    for (let i = 0; i < pages; i++) m.watchNumbers(Number(mem.address) + i * PAGE, Number(mem.address) + (i + 1) * PAGE, i + 1);
+    t.munmap(mem.address, mem.length);
+    const seen: [number, number, number][] = [];
+    m.drainNumbers((cookie, start, end) => seen.push([cookie, start, end]));
+    seen.sort((a, b) => a[0] - b[0]);
+    expect(seen).toEqual(Array.from({ length: pages }, (_, i) => [i + 1, Number(mem.address) + i * PAGE, Number(mem.address) + (i + 1) * PAGE]));
+    expect(m.changed).toBe(false);
+    for (let i = 0; i < pages; i++) m.unwatchNumber(i + 1);
+    expect(() => m.unwatchNumber(1)).toThrow();
+  });
+
   it('a watch after an unmap and a new mapping at the same address is armed again', () => {
     const m = openMonitor(mode);
     const mem = mapPages(2);

@@ -107,6 +107,36 @@ describe('ummunotify monitor', () => {
     t.munmap(a, 4 * PAGE);
   });
 
+  it('a drain larger than one native slice (64 reports) hands over every report once, 64-bit cookies exact', () => {
+    const m = openMonitor();
+    const pages = 300;
+    const a = mapPages(pages);
+    const big = (1n << 64n) - 2n; // above 2^53: must survive the trip
+    for (let i = 0; i < pages; i++) m.watch(a + BigInt(i) * BPAGE, PAGE, i === 0 ? big : BigInt(i + 1));
+    t.munmap(a, pages * PAGE);
+    const events = m.drain();
+    expect(events).toHaveLength(pages);
+    expect(new Set(events.map((e) => e.cookie)).size).toBe(pages);
+    expect(events.find((e) => e.cookie === big)).toEqual({ cookie: big, start: a, end: a + BPAGE, hint: true });
+    expect(m.changed).toBe(false);
+    expect(m.drain()).toEqual([]);
+  });
+
+  it('drainNumbers (the cache\'s path) reports what drain would, as numbers', () => {
+    const m = openMonitor();
+    const pages = 130;
+    const a = Number(mapPages(pages));
+    for (let i = 0; i < pages; i++) m.watchNumbers(a + i * PAGE, a + (i + 1) * PAGE, i + 1);
+    t.munmap(BigInt(a), pages * PAGE);
+    const seen: [number, number, number][] = [];
+    m.drainNumbers((cookie, start, end) => seen.push([cookie, start, end]));
+    seen.sort((x, y) => x[0] - y[0]);
+    expect(seen).toEqual(Array.from({ length: pages }, (_, i) => [i + 1, a + i * PAGE, a + (i + 1) * PAGE]));
+    expect(m.changed).toBe(false);
+    for (let i = 0; i < pages; i++) m.unwatchNumber(i + 1);
+    expect(() => m.unwatchNumber(1)).toThrow(/UNREGISTER/);
+  });
+
   it('unwatch discards a pending report', () => {
     const m = openMonitor();
     const a = mapPages(2);
