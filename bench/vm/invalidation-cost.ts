@@ -2,12 +2,15 @@
  * Invalidation cost: the time from munmap() of a cached buffer to the next
  * operation's generation check having evicted its entry (the kernel's
  * notifier, the counter, the drain, ibv_dereg_mr). Reference: munmap() of
- * the same kind of mapping with nothing registered, same run.
+ * the same kind of mapping with nothing registered, same run. Medians per
+ * iteration, after an untimed warm-up.
  */
 import { MemoryMonitor, RegistrationCache, type ProtectionDomain } from '../../src/index.js';
 import { native } from '../../src/native.js';
+import { spread } from '../lib/stats.js';
 
 const t = native.testing;
+const WARMUP = 20;
 
 export interface InvalidationCost {
   size: number;
@@ -28,17 +31,18 @@ const us = (ns: bigint) => Number(ns) / 1e3;
 export function invalidationCost(pd: ProtectionDomain, size: number, iters: number): InvalidationCost {
   const monitor = MemoryMonitor.open({ backend: 'ummunotify' });
   const cache = new RegistrationCache(pd, { monitor });
-  let plain = 0n;
-  let unmap = 0n;
-  let evict = 0n;
+  const plain: number[] = [];
+  const unmap: number[] = [];
+  const evict: number[] = [];
   try {
-    for (let i = 0; i < iters; i++) {
+    // The first iterations run cold (JIT, page tables): warm up untimed.
+    for (let i = -WARMUP; i < iters; i++) {
       // The reference: same mapping, touched, never registered.
       let a = t.mmap(size);
       new Uint8Array(t.wrap(a, size)).fill(1);
       let t0 = now();
       t.munmap(a, size);
-      plain += now() - t0;
+      const plainNs = now() - t0;
 
       a = t.mmap(size);
       const view = new Uint8Array(t.wrap(a, size)).fill(1);
@@ -50,20 +54,21 @@ export function invalidationCost(pd: ProtectionDomain, size: number, iters: numb
       const moved = cache.checkGeneration();
       const t2 = now();
       if (!moved || cache.stats().invalidations !== before + 1) throw new Error('munmap did not invalidate the cached entry');
-      unmap += t1 - t0;
-      evict += t2 - t1;
+      if (i < 0) continue;
+      plain.push(us(plainNs));
+      unmap.push(us(t1 - t0));
+      evict.push(us(t2 - t1));
     }
   } finally {
     cache.close();
     monitor.close();
   }
-  const n = BigInt(iters);
   return {
     size,
     iters,
-    plainMunmapUs: us(plain / n),
-    munmapUs: us(unmap / n),
-    evictUs: us(evict / n),
-    totalUs: us((unmap + evict) / n),
+    plainMunmapUs: spread(plain).median,
+    munmapUs: spread(unmap).median,
+    evictUs: spread(evict).median,
+    totalUs: spread(unmap.map((u, i) => u + evict[i]!)).median,
   };
 }
