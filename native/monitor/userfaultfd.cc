@@ -100,11 +100,6 @@ struct Watch {
   uint64_t hintStart = 0, hintEnd = 0;
 };
 
-struct Report {
-  uint64_t cookie, start, end;
-  bool hint;
-};
-
 enum class Mode { kWp, kMissing };
 
 // Everything but the JavaScript object: the descriptor, the thread, the table.
@@ -195,15 +190,16 @@ class Core {
   }
 
   // Waits (briefly) until the thread has recorded everything up to the
-  // generation `seen`; takes the pending reports. False on timeout.
-  bool Take(uint64_t seen, std::vector<Report>* out) {
+  // generation `seen`; moves the pending reports into `out`. False on timeout.
+  bool Take(uint64_t seen, PendingReports* out) {
     std::unique_lock<std::mutex> lock(mu_);
     bool done = recorded_.wait_for(lock, std::chrono::seconds(5), [&] { return completed_ >= seen || stopped_; });
     for (uint64_t cookie : pending_) {
       auto it = watches_.find(cookie);
       if (it == watches_.end() || !it->second.pending) continue;
       Watch& w = it->second;
-      out->push_back(w.hint ? Report{cookie, w.hintStart, w.hintEnd, true} : Report{cookie, w.start, w.end, false});
+      if (w.hint) out->Add(cookie, w.hintStart, w.hintEnd, true);
+      else out->Add(cookie, w.start, w.end, false);
       w.pending = false;
     }
     pending_.clear();
@@ -459,11 +455,8 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
     Core& core = Live(env);
     if (pending_.Idle()) {
       uint64_t seen = core.Page()->generation.load(std::memory_order_acquire);
-      reports_.clear();
-      bool complete = core.Take(seen, &reports_);
       pending_.Begin();
-      for (const Report& r : reports_) pending_.Add(r.cookie, r.start, r.end, r.hint);
-      if (complete) pending_.SetCounter(seen);
+      if (core.Take(seen, &pending_)) pending_.SetCounter(seen);
     }
     return pending_.CopyOut(info, 0);
   }
@@ -475,7 +468,6 @@ class UserfaultfdMonitor : public Napi::ObjectWrap<UserfaultfdMonitor> {
 
   std::unique_ptr<Core> core_;
   Napi::Reference<Napi::ArrayBuffer> counter_;
-  std::vector<Report> reports_;
   PendingReports pending_;
 };
 

@@ -239,7 +239,7 @@ export class MemoryMonitor {
     });
   }
 
-  /** {@link watch} with numbers (below 2^53), unchecked: for the cache. @internal */
+  /** {@link watch} of [start, end) (not a length) with numbers below 2^53, unchecked: for the cache. @internal */
   watchNumbers(start: number, end: number, cookie: number): void {
     this.#live();
     this.#native.watch(start, end, cookie);
