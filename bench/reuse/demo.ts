@@ -4,7 +4,7 @@
  * every operation and once through the cache; a table, a JSON file and an SVG
  * chart of the results.
  *
- *   tsx bench/reuse/demo.ts [--quick] [--sizes 4096,65536] [--rounds N] [--repeat N] [--unsafe] [--out DIR]
+ *   tsx bench/reuse/demo.ts [--quick] [--sizes 4096,65536] [--rounds N] [--repeat N] [--unsafe] [--guard-pages] [--out DIR]
  *
  * rxe in an emulated guest is noisy (runs of the same mode differ by 20%), so
  * within a pass the modes take turns round by round (the order alternating),
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     churn: { type: 'string', default: '4' },
     repeat: { type: 'string' },
     unsafe: { type: 'boolean', default: false },
+    'guard-pages': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/demo' },
   },
 });
@@ -103,7 +104,7 @@ async function pass(size: number, rounds: number, step: string): Promise<ReuseRe
   bar.update(done, { step: `${step}, ${formatSize(size)}` });
   const runs = modes.map((mode) => {
     const { client, remote } = clients.get(mode)!;
-    return new ReuseRun(mode, client, target, remote, { size, buffers, churn });
+    return new ReuseRun(mode, client, target, remote, { size, buffers, churn, guard: values['guard-pages'] });
   });
   try {
     for (let r = 0; r < rounds; r++) {
@@ -211,7 +212,7 @@ const report = {
   date: new Date().toISOString(),
   kernel: (await import('node:os')).release(),
   device,
-  options: { sizes, buffers, churn, repeat, warmupRounds: WARMUP_ROUNDS, quick: values.quick },
+  options: { sizes, buffers, churn, repeat, warmupRounds: WARMUP_ROUNDS, quick: values.quick, guardPages: values['guard-pages'] },
   results,
   verified,
   mismatches,

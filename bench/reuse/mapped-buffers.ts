@@ -3,6 +3,14 @@
  * mmap(), so freeing one is a real munmap() and the next mmap() of the same
  * length usually lands at the same address: exactly the case where a cache
  * without a monitor would hand the NIC the old pages.
+ *
+ * Adjacent anonymous mappings merge into one VMA, and unmapping a buffer in
+ * the middle of a VMA makes the kernel (6.1) run its huge-page split path at
+ * the cut, which reports the whole surrounding 2 MiB as invalidated even when
+ * no huge page is there: the neighbours' registrations are dropped too. That
+ * is what most programs get (malloc'd chunks merge the same way), so it is
+ * the default; `guard: true` ends each buffer with an inaccessible page, so
+ * every buffer is a VMA of its own and only its own registration goes.
  */
 import { native } from '../../src/native.js';
 
@@ -15,14 +23,17 @@ export class MappedBuffers {
   sameAddress = 0;
   reallocations = 0;
 
-  constructor(readonly count: number, readonly size: number) {
+  readonly #guard: number;
+
+  constructor(readonly count: number, readonly size: number, guard = false) {
+    this.#guard = guard ? t.constants.pageSize : 0;
     for (let i = 0; i < count; i++) this.#map(i);
   }
 
   /** Frees buffer `i` and maps a new one in its place (usually at the same address). */
   reallocate(i: number): void {
     const old = this.#addresses[i]!;
-    t.munmap(old, this.size);
+    t.munmap(old, this.size + this.#guard);
     this.#map(i);
     this.reallocations++;
     if (this.#addresses[i] === old) this.sameAddress++;
@@ -30,12 +41,13 @@ export class MappedBuffers {
 
   /** Unmaps every buffer; the views must not be touched afterwards. */
   free(): void {
-    for (const a of this.#addresses.splice(0)) t.munmap(a, this.size);
+    for (const a of this.#addresses.splice(0)) t.munmap(a, this.size + this.#guard);
     this.views.length = 0;
   }
 
   #map(i: number): void {
-    const address = t.mmap(this.size);
+    const address = t.mmap(this.size + this.#guard);
+    if (this.#guard) t.mprotect(address + BigInt(this.size), this.#guard, t.constants.PROT_NONE);
     this.#addresses[i] = address;
     this.views[i] = new Uint8Array(t.wrap(address, this.size));
   }

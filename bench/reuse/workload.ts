@@ -18,6 +18,8 @@ export interface ReuseOptions {
   size: number;
   buffers: number;
   churn: number;
+  /** Each buffer a VMA of its own (see MappedBuffers). */
+  guard?: boolean;
 }
 
 export interface ReuseResult {
@@ -65,7 +67,7 @@ export class ReuseRun {
     if (!(churn >= 0 && churn <= buffers)) throw new RangeError('churn must be between 0 and the number of buffers');
     this.#cache = mode === 'per-operation' ? undefined : (client.cache as RegistrationCache);
     this.#before = this.#cache?.stats();
-    this.#pool = new MappedBuffers(buffers, size);
+    this.#pool = new MappedBuffers(buffers, size, options.guard);
   }
 
   /** One round: reallocate `churn` buffers (after the first round), fill, write all, then verify at the target. */
