@@ -10,27 +10,55 @@
  *                    faulting on user memory (so it nests outside mmap_lock)
  *                    and must never be taken under mmap_lock (mmap handler)
  *                    nor in the notifier callback.
- *   umn_file.lock    spinlock: the pending report list, each registration's
- *                    report state, the counter, need_last, counted_seq,
- *                    closing. Taken by the invalidate callback, which may run
- *                    where sleeping is not allowed; never held across
- *                    anything that sleeps or faults.
+ *   umn_file.lock    spinlock: the interval tree of registrations, the
+ *                    pending report list, each registration's report state,
+ *                    the counter, need_last, closing and the deferred
+ *                    invalidations. Taken by the notifier callbacks, which may
+ *                    run where sleeping is not allowed (the secondary-TLB one
+ *                    under a page table lock); never held across anything
+ *                    that sleeps or faults, never held while taking another
+ *                    lock.
  */
 #ifndef UMN_H
 #define UMN_H
 
+#include <linux/interval_tree.h>
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/version.h>
 #include <linux/wait.h>
 
 #include "ummunotify.h"
 
 /* Features this module implements. */
 #define UMN_FEATURES_SUPPORTED UMMUNOTIFY_FEATURE_ALL
+
+/*
+ * From 6.6 a notifier may not have both invalidate_range_start/end and the
+ * secondary-TLB callback, so a file has two. Up to 6.5 it must be one: the
+ * end of an invalidation calls invalidate_range and then
+ * invalidate_range_end notifier by notifier, and the flush must reach us
+ * before the end does.
+ */
+#define UMN_SEPARATE_TLB_NOTIFIER \
+	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0))
+
+/*
+ * Invalidations in progress whose report waits for the kernel to show that a
+ * page table entry really changed (see umn_notify.c). When all slots are
+ * taken, further ones are reported at once: correct, only less precise.
+ */
+#define UMN_DEFERRED_SLOTS 8
+
+struct umn_deferred {
+	const struct mmu_notifier_range *range;	/* identity; NULL: free slot */
+	unsigned long start;
+	unsigned long end;			/* exclusive */
+};
 
 struct umn_file {
 	struct mm_struct *mm;		/* the opener's mm, mmgrab()bed */
@@ -42,21 +70,28 @@ struct umn_file {
 	unsigned long nregs;
 	u32 features;			/* written under mutex, read with READ_ONCE */
 	bool used;			/* features are frozen */
+	/* On the mm from the first REGISTER on; the flags are under mutex. */
+	struct mmu_notifier mn;		/* invalidation start/end, release */
+	bool mn_on;
+#if UMN_SEPARATE_TLB_NOTIFIER
+	struct mmu_notifier mn_tlb;	/* secondary-TLB flushes */
+	bool mn_tlb_on;
+#endif
 
 	spinlock_t lock;
+	struct rb_root_cached tree;	/* struct umn_reg.it by address */
 	struct list_head pending;	/* struct umn_reg.report, FIFO */
 	unsigned long npending;
 	bool need_last;			/* a LAST is owed after the reports */
 	bool closing;			/* release() started: queue nothing */
-	unsigned long counted_seq;	/* notifier seq already counted, 0: none */
+	struct umn_deferred deferred[UMN_DEFERRED_SLOTS];
 
 	wait_queue_head_t wait;
 	struct fasync_struct *fasync;
 };
 
 struct umn_reg {
-	struct mmu_interval_notifier mni;
-	struct umn_file *uf;
+	struct interval_tree_node it;	/* in uf->tree, under uf->lock */
 	struct rb_node node;		/* in uf->regs, under uf->mutex */
 	u64 start;
 	u64 end;			/* exclusive */
@@ -67,7 +102,6 @@ struct umn_reg {
 	u64 hint_start;
 	u64 hint_end;
 	u32 flags;			/* UMMUNOTIFY_EVENT_FLAG_* */
-	bool dead;			/* being unregistered: queue nothing */
 };
 
 /* umn_main.c */
@@ -80,6 +114,12 @@ extern const struct file_operations umn_fops;
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r);
 int umn_unregister(struct umn_file *uf, u64 cookie);
 void umn_unregister_all(struct umn_file *uf);
+
+/* umn_notify.c */
+extern const struct mmu_notifier_ops umn_notifier_ops;
+#if UMN_SEPARATE_TLB_NOTIFIER
+extern const struct mmu_notifier_ops umn_tlb_notifier_ops;
+#endif
 
 static inline bool umn_readable(struct umn_file *uf)
 {

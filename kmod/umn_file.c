@@ -41,6 +41,7 @@ static int umn_open(struct inode *inode, struct file *filp)
 
 	mutex_init(&uf->mutex);
 	uf->regs = RB_ROOT;
+	uf->tree = RB_ROOT_CACHED;
 	spin_lock_init(&uf->lock);
 	INIT_LIST_HEAD(&uf->pending);
 	init_waitqueue_head(&uf->wait);
@@ -226,7 +227,6 @@ static ssize_t umn_read(struct file *filp, char __user *buf, size_t count,
 		};
 		regs[n++] = NULL;
 		WRITE_ONCE(uf->need_last, false);
-		uf->counted_seq = 0;	/* the next hit moves the counter */
 	}
 	spin_unlock(&uf->lock);
 

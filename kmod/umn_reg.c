@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ummunotify: registrations. Each registration is one
- * mmu_interval_notifier, so the kernel's interval tree finds the hit ones in
- * O(log n + hits) per invalidation, and the cookie index is an rbtree, so
- * REGISTER/UNREGISTER are O(log n) too. The report a registration can queue
- * is embedded in it: the invalidate callback never allocates, never sleeps,
- * and never drops anything.
+ * ummunotify: registrations. Each one sits in two trees: the file's interval
+ * tree by address, which the notifier (umn_notify.c) searches in
+ * O(log n + hits) per invalidation, and an rbtree by cookie, so REGISTER and
+ * UNREGISTER are O(log n) too. The report a registration can queue is
+ * embedded in it: the notifier never allocates and never drops anything.
  */
 #include <linux/atomic.h>
 #include <linux/fs.h>
-#include <linux/minmax.h>
 #include <linux/mm.h>
-#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -55,82 +52,48 @@ static bool umn_index_insert(struct umn_file *uf, struct umn_reg *new)
 	return true;
 }
 
-/* Invalidations that cannot change which page a virtual address maps to. */
-static bool umn_protection_only(const struct mmu_notifier_range *range)
-{
-	switch (range->event) {
-	case MMU_NOTIFY_PROTECTION_VMA:
-	case MMU_NOTIFY_PROTECTION_PAGE:
-	case MMU_NOTIFY_SOFT_DIRTY:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
- * Called for each registration overlapping an invalidated range, possibly
- * where sleeping is forbidden (!mmu_notifier_range_blockable(range)): it only
- * takes a spinlock, touches preallocated memory and wakes readers, so it
- * never needs to fail.
- */
-static bool umn_invalidate(struct mmu_interval_notifier *mni,
-			   const struct mmu_notifier_range *range,
-			   unsigned long cur_seq)
-{
-	struct umn_reg *reg = container_of(mni, struct umn_reg, mni);
-	struct umn_file *uf = reg->uf;
-
-	spin_lock(&uf->lock);
-	mmu_interval_set_seq(mni, cur_seq);
-	if (reg->dead || uf->closing ||
-	    ((READ_ONCE(uf->features) & UMMUNOTIFY_FEATURE_MAPPING_ONLY) &&
-	     umn_protection_only(range))) {
-		spin_unlock(&uf->lock);
-		return true;
-	}
-
-	if (list_empty(&reg->report)) {
-		/* First hit since the last read: the exact part. */
-		reg->flags = UMMUNOTIFY_EVENT_FLAG_HINT;
-		reg->hint_start = max_t(u64, range->start, reg->start);
-		reg->hint_end = min_t(u64, range->end, reg->end);
-		list_add_tail(&reg->report, &uf->pending);
-		WRITE_ONCE(uf->npending, uf->npending + 1);
-	} else {
-		/* Hit again before being read: the whole registration. */
-		reg->flags = 0;
-		reg->hint_start = reg->start;
-		reg->hint_end = reg->end;
-	}
-
-	/*
-	 * One increment per invalidation: every registration hit by one
-	 * invalidation sees the same cur_seq. Concurrent invalidations may
-	 * share a seq too; counting them once is still enough, because a LAST
-	 * read resets counted_seq, so any report queued after a LAST was
-	 * handed out moves the counter past that LAST's value.
-	 */
-	if (uf->counted_seq != cur_seq) {
-		uf->counted_seq = cur_seq;
-		WRITE_ONCE(*uf->counter, *uf->counter + 1);
-	}
-	WRITE_ONCE(uf->need_last, true);
-	spin_unlock(&uf->lock);
-
-	wake_up_interruptible(&uf->wait);
-	kill_fasync(&uf->fasync, SIGIO, POLL_IN);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops umn_mni_ops = {
-	.invalidate = umn_invalidate,
-};
-
 static void umn_reg_free(struct umn_reg *reg)
 {
 	kmem_cache_free(umn_reg_cache, reg);
 	atomic_long_dec(&umn_live_registrations);
+}
+
+/*
+ * Registering a notifier takes every mapping's lock and gives up with EINTR
+ * on any pending signal. Nothing is registered then, so the call can be
+ * restarted (transparently under SA_RESTART).
+ */
+static int umn_notifier_add(struct mmu_notifier *mn,
+			    const struct mmu_notifier_ops *ops,
+			    struct mm_struct *mm, bool *on)
+{
+	int ret;
+
+	if (*on)
+		return 0;
+	mn->ops = ops;
+	ret = mmu_notifier_register(mn, mm);
+	if (ret == -EINTR)
+		return -ERESTARTSYS;
+	if (!ret)
+		*on = true;
+	return ret;
+}
+
+/*
+ * The file's notifiers go on its mm with the first registration, so files
+ * never used cost the mm nothing. Caller holds uf->mutex and an mmget.
+ */
+static int umn_notifiers_on(struct umn_file *uf)
+{
+	int ret = umn_notifier_add(&uf->mn, &umn_notifier_ops, uf->mm, &uf->mn_on);
+
+#if UMN_SEPARATE_TLB_NOTIFIER
+	if (!ret)
+		ret = umn_notifier_add(&uf->mn_tlb, &umn_tlb_notifier_ops, uf->mm,
+				       &uf->mn_tlb_on);
+#endif
+	return ret;
 }
 
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
@@ -146,10 +109,11 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	if (!reg)
 		return -ENOMEM;
 	atomic_long_inc(&umn_live_registrations);
-	reg->uf = uf;
 	reg->start = r->start;
 	reg->end = r->end;
 	reg->cookie = r->user_cookie;
+	reg->it.start = r->start;
+	reg->it.last = r->end - 1;
 	INIT_LIST_HEAD(&reg->report);
 
 	/* Keeps the address space alive while the notifier goes in. */
@@ -175,28 +139,23 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 		goto err_unlock;
 	}
 
+	ret = umn_notifiers_on(uf);
+	if (ret)
+		goto err_unlock;
+
 	ret = -EINVAL;
 	if (!umn_index_insert(uf, reg))
 		goto err_unlock;
 
-	ret = mmu_interval_notifier_insert(&reg->mni, uf->mm, reg->start,
-					   reg->end - reg->start, &umn_mni_ops);
-	/*
-	 * The first notifier of an mm takes all its locks and gives up with
-	 * EINTR on any pending signal. Nothing is registered then, so the
-	 * call can be restarted (transparently under SA_RESTART).
-	 */
-	if (ret == -EINTR)
-		ret = -ERESTARTSYS;
-	if (ret)
-		goto err_index;
+	/* From here on every invalidation that starts sees it. */
+	spin_lock(&uf->lock);
+	interval_tree_insert(&reg->it, &uf->tree);
+	spin_unlock(&uf->lock);
 	uf->nregs++;
 	mutex_unlock(&uf->mutex);
 	mmput(uf->mm);
 	return 0;
 
-err_index:
-	rb_erase(&reg->node, &uf->regs);
 err_unlock:
 	mutex_unlock(&uf->mutex);
 err_put:
@@ -221,45 +180,53 @@ int umn_unregister(struct umn_file *uf, u64 cookie)
 	rb_erase(&reg->node, &uf->regs);
 	uf->nregs--;
 
+	/*
+	 * The notifier only reaches a registration through the interval tree
+	 * and under the spinlock: once out of both, it is ours to free.
+	 */
 	spin_lock(&uf->lock);
-	reg->dead = true;
+	interval_tree_remove(&reg->it, &uf->tree);
 	if (!list_empty(&reg->report)) {
 		list_del_init(&reg->report);
 		WRITE_ONCE(uf->npending, uf->npending - 1);
 	}
 	spin_unlock(&uf->lock);
 	mutex_unlock(&uf->mutex);
-
-	/*
-	 * Waits for a callback in progress on this registration; it sees
-	 * reg->dead and queues nothing. Must not run from the callback.
-	 */
-	mmu_interval_notifier_remove(&reg->mni);
 	umn_reg_free(reg);
 	return 0;
 }
 
 /*
- * From release(): no other user of the file is left, but callbacks may
- * still run until each notifier is removed. The mm may be alive or gone;
- * either way each notifier's own mmgrab keeps its bookkeeping valid.
+ * From release(): no other user of the file is left, but the notifier may
+ * still run until it is unregistered. The mm may be alive or gone (then the
+ * kernel already detached the notifier); mmu_notifier_unregister() handles
+ * both and waits for callbacks in progress. Our mmgrab keeps the mm valid.
  */
 void umn_unregister_all(struct umn_file *uf)
 {
 	struct rb_node *n;
 
 	spin_lock(&uf->lock);
-	uf->closing = true;	/* callbacks stop touching the pending list */
+	uf->closing = true;	/* callbacks stop queueing reports */
 	spin_unlock(&uf->lock);
+
+	if (uf->mn_on)
+		mmu_notifier_unregister(&uf->mn, uf->mm);
+	uf->mn_on = false;
+#if UMN_SEPARATE_TLB_NOTIFIER
+	if (uf->mn_tlb_on)
+		mmu_notifier_unregister(&uf->mn_tlb, uf->mm);
+	uf->mn_tlb_on = false;
+#endif
 
 	while ((n = rb_first(&uf->regs))) {
 		struct umn_reg *reg = rb_entry(n, struct umn_reg, node);
 
 		rb_erase(n, &uf->regs);
-		mmu_interval_notifier_remove(&reg->mni);
 		umn_reg_free(reg);
 		cond_resched();
 	}
+	uf->tree = RB_ROOT_CACHED;
 	uf->nregs = 0;
 	INIT_LIST_HEAD(&uf->pending);
 	uf->npending = 0;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Every invalidation path produces an event; with mapping-only, protection
- * changes (mprotect, fork) do not, while the V2 default reports them.
+ * changes (mprotect, fork) do not, while the V2 default reports them, and
+ * neither does the kernel's huge-page check when a VMA is cut (neighbours of
+ * a munmap are spared), while a copy-on-write or a zap still is reported.
  */
 #include "umn_test.h"
 
@@ -300,9 +302,156 @@ TEST(fork_mapping_only_silent)
 	close(fd);
 }
 
+
+#define SZ_2M (2UL << 20)
+
+/*
+ * A 2 MiB aligned, 2 MiB long private anonymous mapping with every page
+ * touched: cutting it anywhere inside makes the kernel check for a huge page
+ * over the whole 2 MiB. MADV_NOHUGEPAGE keeps it mapped by small pages, the
+ * case where that check changes nothing.
+ */
+static char *map_aligned_2m(void)
+{
+	char *res = mmap(NULL, 2 * SZ_2M, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p;
+
+	REQUIRE(res != MAP_FAILED);
+	p = (char *)(((uintptr_t)res + SZ_2M - 1) & ~(SZ_2M - 1));
+	REQUIRE(mmap(p, SZ_2M, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
+	CHECK_OK(madvise(p, SZ_2M, MADV_NOHUGEPAGE));
+	for (size_t i = 0; i < SZ_2M; i += pgsz())
+		p[i] = 2;
+	return p;
+}
+
+/*
+ * The buffer-reuse pattern: adjacent buffers (the kernel merges adjacent
+ * anonymous mappings into one VMA, as here), one freed. Mapping-only
+ * reports the freed one only; its neighbours keep their pages.
+ */
+TEST(munmap_in_vma_spares_neighbours)
+{
+	size_t b = 16 * pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_aligned_2m();
+	struct ummunotify_event e;
+
+	CHECK_OK(umn_reg(fd, p + b, b, 21));
+	CHECK_OK(umn_reg(fd, p + 2 * b, b, 22));
+	CHECK_OK(umn_reg(fd, p + 3 * b, b, 23));
+	CHECK_OK(munmap(p + 2 * b, b));
+	CHECK(*ctr >= 1);
+	e = expect_one(fd, 22);
+	CHECK_HINT(e, p + 2 * b, p + 3 * b);
+	CHECK_EQ(p[b], 2);
+	CHECK_EQ(p[3 * b], 2);
+	expect_none(fd, ctr, *ctr);
+	/* The neighbours are still watched. */
+	CHECK_OK(munmap(p + 3 * b, b));
+	expect_one(fd, 23);
+	close(fd);
+}
+
+/* V2 reports the freed buffer too (and may report its neighbours). */
+TEST(munmap_in_vma_v2_reports)
+{
+	size_t b = 16 * pgsz();
+	int fd = umn_open(0, 0);
+	char *p = map_aligned_2m();
+	struct ummunotify_event ev[8];
+	int n, i, seen = 0;
+
+	CHECK_OK(umn_reg(fd, p + b, b, 21));
+	CHECK_OK(umn_reg(fd, p + 2 * b, b, 22));
+	CHECK_OK(munmap(p + 2 * b, b));
+	n = umn_drain(fd, ev, 8, 1000);
+	REQUIRE(n >= 2);
+	for (i = 0; i < n - 1; i++)
+		if (ev[i].user_cookie_counter == 22)
+			seen = 1;
+	CHECK(seen);
+	CHECK_EQ(ev[n - 1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(fd);
+}
+
+/* A zap of exactly one aligned 2 MiB: the shape of the skipped check, but real. */
+TEST(dontneed_whole_2m_reported)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	char *p = map_aligned_2m();
+	struct ummunotify_event e;
+
+	CHECK_OK(umn_reg(fd, p + 5 * pg, 2 * pg, 24));
+	CHECK_OK(madvise(p, SZ_2M, MADV_DONTNEED));
+	e = expect_one(fd, 24);
+	CHECK_HINT(e, p + 5 * pg, p + 7 * pg);
+	CHECK_EQ(p[5 * pg], 0);
+	close(fd);
+}
+
+/*
+ * Writing to a page shared copy-on-write with a child gives the parent a new
+ * page: a mapping change with no mmu_gather, which mapping-only confirms by
+ * the kernel's TLB flush and reports.
+ */
+TEST(cow_break_mapping_only_reports)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(2 * pg, 1);
+	struct ummunotify_event e;
+	int go[2], status;
+	char c;
+	pid_t pid;
+
+	CHECK_OK(umn_reg(fd, p, 2 * pg, 25));
+	REQUIRE(pipe(go) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {		/* holds the shared pages until told */
+		close(go[1]);
+		_exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(go[0]);
+	expect_none(fd, ctr, 0);	/* fork's write protection: skipped */
+	p[pg] = 3;			/* copy on write */
+	e = expect_one(fd, 25);
+	CHECK_HINT(e, p + pg, p + 2 * pg);
+	REQUIRE(write(go[1], "x", 1) == 1);
+	close(go[1]);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+}
+
+/* mremap moves page tables without an mmu_gather: still reported. */
+TEST(mremap_move_mapping_only_reports)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(0, UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	char *p = map_anon(3 * pg, 1);
+	char *dst = map_anon(3 * pg, 0);
+	struct ummunotify_event e;
+
+	CHECK_OK(umn_reg(fd, p, 3 * pg, 26));
+	CHECK(mremap(p, 3 * pg, 3 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
+	e = expect_one(fd, 26);
+	CHECK(e.hint_start >= (uintptr_t)p && e.hint_end <= (uintptr_t)p + 3 * pg);
+	CHECK(e.hint_start < e.hint_end);
+	close(fd);
+}
+
 TF_MAIN(TF_CASE(path_munmap), TF_CASE(path_mremap_move), TF_CASE(path_mremap_shrink),
 	TF_CASE(path_madvise_dontneed), TF_CASE(path_mmap_fixed_over),
 	TF_CASE(path_shmdt), TF_CASE(path_brk_shrink), TF_CASE(path_process_exit),
 	TF_CASE(path_process_exit_owner_only), TF_CASE(mprotect_v2_reports),
 	TF_CASE(mprotect_mapping_only_silent), TF_CASE(fork_v2_reports),
-	TF_CASE(fork_mapping_only_silent))
+	TF_CASE(fork_mapping_only_silent), TF_CASE(munmap_in_vma_spares_neighbours),
+	TF_CASE(munmap_in_vma_v2_reports), TF_CASE(dontneed_whole_2m_reported),
+	TF_CASE(cow_break_mapping_only_reports), TF_CASE(mremap_move_mapping_only_reports))

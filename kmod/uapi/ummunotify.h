@@ -22,18 +22,19 @@
  *      registration, so no event is ever dropped and nothing is allocated at
  *      invalidation time), and
  *   2. increments the 64-bit counter at offset 0 of the page that mmap() on
- *      the file maps, before the invalidating system call returns. One
- *      invalidation moves it by one however many registrations it hits;
- *      invalidations running concurrently in several threads may share one
- *      increment. Guarantee: whenever a report is queued after user space
- *      read a LAST carrying value C, the counter is no longer C.
+ *      the file maps, before the invalidating system call returns. An
+ *      invalidation moves it once however many registrations it hits (a
+ *      deferred one, see MAPPING_ONLY, once per confirming TLB flush).
+ *      Guarantee: whenever a report is queued after user space read a LAST
+ *      carrying value C, the counter is no longer C.
  *
  * A registration stays live after it is reported; it may be hit again. It
  * sees every invalidation that starts after REGISTER_REGION returned (one
  * already in progress on another thread may be missed, as in V2).
  * Invalidations are page granular and the kernel sometimes invalidates more
- * than what changed (e.g. a 2 MiB range around a VMA split, for its
- * transparent-huge-page check): reports can be spurious, never missing.
+ * than what changed (e.g. a 2 MiB range around a VMA cut, for its
+ * transparent-huge-page check; MAPPING_ONLY skips that one when it changes
+ * nothing): reports can be spurious, never missing.
  *
  * Open
  * ----
@@ -107,9 +108,9 @@
  *                   file already holds max_registrations registrations;
  *           ESRCH   the file's address space has exited (only reachable
  *                   from another mm, without OWNER_ONLY);
- *           EINTR   a signal arrived while the address space's first
- *                   registration set up the kernel's notifier bookkeeping
- *                   (it takes every mapping's lock and stops for signals);
+ *           EINTR   a signal arrived while the file's first registration
+ *                   attached the file's notifier to the address space (it
+ *                   takes every mapping's lock and stops for signals);
  *                   nothing was registered: call again. Restarted by the
  *                   kernel instead when the handler has SA_RESTART.
  *
@@ -183,8 +184,19 @@ struct ummunotify_register_ioctl {
  * Report only invalidations that can change the VA->page mapping (unmap,
  * clear/zap, migrate, release, exclusive access, anything unclassified).
  * Skipped: protection-only changes (mprotect, fork's copy-on-write write
- * protection, NUMA hinting) and soft-dirty clearing. Skipped invalidations
- * neither queue a report nor move the counter. No errno of its own.
+ * protection, NUMA hinting), soft-dirty clearing, and invalidations that end
+ * without the kernel flushing any TLB entry in their range. The last are
+ * what cutting a VMA inside a 2 MiB aligned range announces (munmap or
+ * MAP_FIXED over part of a mapping, or over one of several adjacent mappings
+ * the kernel merged): a transparent-huge-page check over the whole 2 MiB
+ * that, with no huge page there, changes nothing. Without this bit every
+ * registration near such a cut is reported.
+ * An invalidation that starts while the mm has a TLB flush pending (munmap,
+ * zap, madvise, exit: they batch the flush) is reported when it starts; any
+ * other is reported when a TLB flush overlaps it (copy-on-write, mremap,
+ * migration, a real huge page split), still before the invalidating system
+ * call returns. Skipped invalidations neither queue a report nor move the
+ * counter. No errno of its own.
  */
 #define UMMUNOTIFY_FEATURE_MAPPING_ONLY (1U << 0)
 
