@@ -3,9 +3,9 @@
  * ummunotify: the mmu notifier of a file, and how it turns the kernel's
  * invalidations into reports.
  *
- * One struct mmu_notifier per file watches the whole address space; the
- * file's interval tree finds the registrations an invalidation hits. In V2
- * mode every invalidation is reported when it starts.
+ * A file's mmu notifier (two from 6.6, see umn.h) watches the whole address
+ * space; the file's interval tree finds the registrations an invalidation
+ * hits. In V2 mode every invalidation is reported when it starts.
  *
  * With UMMUNOTIFY_FEATURE_MAPPING_ONLY we also skip invalidations that change
  * no page table entry. The kernel announces some of those: when a VMA is cut
@@ -25,7 +25,8 @@
  *    come only after it ends.
  *  - Any other invalidation is deferred. Without a gather, whoever changes
  *    an entry must flush before it ends (ptep_clear_flush, pmdp_invalidate,
- *    the batched reclaim flush all invalidate secondary TLBs), so the report
+ *    the batched reclaim flush all invalidate secondary TLBs, and up to 6.5
+ *    so does every end that is not an _only_end), so the report
  *    is queued when such a flush overlaps it, and dropped when it ends
  *    without one. The VMA-split check with no huge page is such a one.
  *

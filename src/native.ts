@@ -90,7 +90,7 @@ export interface NativeTesting {
   readonly constants: Readonly<Record<
     | 'pageSize' | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS'
     | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_POPULATE' | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED'
-    | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE',
+    | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE' | 'MADV_NOHUGEPAGE',
     number
   >>;
 }

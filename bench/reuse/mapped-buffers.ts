@@ -5,12 +5,14 @@
  * without a monitor would hand the NIC the old pages.
  *
  * Adjacent anonymous mappings merge into one VMA, and unmapping a buffer in
- * the middle of a VMA makes the kernel (6.1) run its huge-page split path at
- * the cut, which reports the whole surrounding 2 MiB as invalidated even when
- * no huge page is there: the neighbours' registrations are dropped too. That
- * is what most programs get (malloc'd chunks merge the same way), so it is
- * the default; `guard: true` ends each buffer with an inaccessible page, so
- * every buffer is a VMA of its own and only its own registration goes.
+ * the middle of a VMA makes the kernel run its huge-page split check at the
+ * cut, which announces the whole surrounding 2 MiB as invalidated even when
+ * no huge page is there. The module's mapping-only mode (the library's
+ * default) skips that announcement because no TLB entry is flushed, so only
+ * the freed buffer's registration goes; a V2 monitor or an older module
+ * drops the neighbours' too. Merged is what most programs get (malloc'd
+ * chunks merge the same way), so it is the default; `guard: true` ends each
+ * buffer with an inaccessible page, so every buffer is a VMA of its own.
  */
 import { native } from '../../src/native.js';
 

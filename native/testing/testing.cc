@@ -235,6 +235,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   c.Set("MADV_DONTNEED", MADV_DONTNEED);
   c.Set("MADV_FREE", MADV_FREE);
   c.Set("MADV_REMOVE", MADV_REMOVE);
+  c.Set("MADV_NOHUGEPAGE", MADV_NOHUGEPAGE);
   t.Set("constants", c);
   exports.Set("testing", t);
 }

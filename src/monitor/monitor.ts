@@ -16,8 +16,9 @@ export interface MemoryMonitorOptions {
    */
   backend?: MonitorBackend | 'auto';
   /**
-   * ummunotify only: ask for mapping-only filtering, so fork(), mprotect() and
-   * NUMA hinting do not flush the cache. Default true.
+   * ummunotify only: ask for mapping-only filtering, so fork(), mprotect(),
+   * NUMA hinting and the kernel's huge-page check when a munmap cuts a VMA
+   * (which changes nothing near the cut) do not flush the cache. Default true.
    */
   mappingOnly?: boolean;
   /** userfaultfd only, for tests: force 'wp' or 'missing' registration mode. */
@@ -70,7 +71,8 @@ class NoMonitor implements NativeMonitor {
  * Backends:
  * - `ummunotify`: the kernel module (kmod/). Sees every path, including shmdt()
  *   and process-wide changes from any thread; with mapping-only filtering
- *   (default) fork(), mprotect() and NUMA hinting do not count as changes.
+ *   (default) fork(), mprotect(), NUMA hinting and invalidations the kernel
+ *   announces without changing a page table entry do not count as changes.
  * - `userfaultfd`: no module needed. A native thread registers each watched
  *   range with a userfaultfd (write-protect mode, which never faults; MISSING
  *   mode where WP is unavailable, with the thread filling missing pages with

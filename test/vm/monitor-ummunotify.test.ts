@@ -96,6 +96,43 @@ describe('ummunotify monitor', () => {
     expect(cookies(m.drain())).toEqual([1n]);
   });
 
+  // Adjacent buffers (one mapping here; separate mmaps merge into one VMA the
+  // same way) filling a 2 MiB aligned range: freeing one cuts the VMA, and the
+  // kernel announces the whole 2 MiB for its huge-page check. Small pages only
+  // (MADV_NOHUGEPAGE), so that check changes nothing.
+  function alignedBuffers() {
+    const TWO_MIB = 2n << 20n;
+    const reserve = t.mmap(Number(2n * TWO_MIB), t.constants.PROT_NONE);
+    const base = (reserve + TWO_MIB - 1n) & ~(TWO_MIB - 1n);
+    t.mmap(Number(TWO_MIB), t.constants.PROT_READ | t.constants.PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, base);
+    t.madvise(base, Number(TWO_MIB), t.constants.MADV_NOHUGEPAGE);
+    new Uint8Array(t.wrap(base, Number(TWO_MIB))).fill(5);
+    const size = 16 * PAGE;
+    const buffer = (i: number) => base + BigInt(i * size);
+    return { size, buffer, free: () => t.munmap(reserve, Number(2n * TWO_MIB)) };
+  }
+
+  it('with mapping-only filtering, freeing one of several adjacent buffers reports that one only', () => {
+    const m = openMonitor(true);
+    const { size, buffer, free } = alignedBuffers();
+    for (const i of [1, 2, 3]) m.watch(buffer(i), size, BigInt(i));
+    t.munmap(buffer(2), size);
+    expect(m.drain()).toEqual([{ cookie: 2n, start: buffer(2), end: buffer(3), hint: true }]);
+    expect(new Uint8Array(t.wrap(buffer(1), size))[0]).toBe(5);
+    t.munmap(buffer(3), size); // the neighbours are still watched
+    expect(cookies(m.drain())).toEqual([3n]);
+    free();
+  });
+
+  it('without it (the V2 default), the freed buffer is reported too', () => {
+    const m = openMonitor(false);
+    const { size, buffer, free } = alignedBuffers();
+    for (const i of [1, 2, 3]) m.watch(buffer(i), size, BigInt(i));
+    t.munmap(buffer(2), size);
+    expect(cookies(m.drain())).toContain(2n);
+    free();
+  });
+
   it('without it (the V2 default), fork() of the owner does move it', () => {
     const m = openMonitor(false);
     const a = mapPages(4);
