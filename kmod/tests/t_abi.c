@@ -498,9 +498,9 @@ static volatile sig_atomic_t ticks;
 static void on_tick(int sig) { (void)sig; ticks++; }
 
 /*
- * Registers in a fresh mm (a forked child: its first registration sets up the
- * kernel's notifier bookkeeping, which takes every mapping's lock and stops
- * for signals) while a timer signal fires every 20 us. Returns the number of
+ * Makes a file's first registration (it attaches the file's notifier to the
+ * mm, which takes every mapping's lock and stops for signals) in a forked
+ * child with many mappings while a timer signal fires every 20 us. Returns the number of
  * EINTR failures before success, or -1 if the call failed otherwise or the
  * registration does not work.
  */
