@@ -91,10 +91,8 @@ struct umn_file {
 };
 
 struct umn_reg {
-	struct interval_tree_node it;	/* in uf->tree, under uf->lock */
+	struct interval_tree_node it;	/* the range (last inclusive); in uf->tree, under uf->lock */
 	struct rb_node node;		/* in uf->regs, under uf->mutex */
-	u64 start;
-	u64 end;			/* exclusive */
 	u64 cookie;
 
 	/* Under uf->lock: the one preallocated report. */
@@ -120,6 +118,14 @@ extern const struct mmu_notifier_ops umn_notifier_ops;
 #if UMN_SEPARATE_TLB_NOTIFIER
 extern const struct mmu_notifier_ops umn_tlb_notifier_ops;
 #endif
+
+/* Hit again before being read: the hint becomes the whole registration. */
+static inline void umn_hint_whole(struct umn_reg *reg)
+{
+	reg->flags = 0;
+	reg->hint_start = reg->it.start;
+	reg->hint_end = (u64)reg->it.last + 1;
+}
 
 static inline bool umn_readable(struct umn_file *uf)
 {

@@ -153,9 +153,7 @@ static void umn_requeue(struct umn_file *uf, struct ummunotify_event *ev,
 			WRITE_ONCE(uf->npending, uf->npending + 1);
 		} else {
 			/* Hit again meanwhile: two hits, whole range. */
-			reg->flags = 0;
-			reg->hint_start = reg->start;
-			reg->hint_end = reg->end;
+			umn_hint_whole(reg);
 			list_move(&reg->report, &uf->pending);
 		}
 	}

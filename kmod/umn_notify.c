@@ -74,15 +74,12 @@ static void umn_queue(struct umn_file *uf, struct umn_reg *reg,
 	if (list_empty(&reg->report)) {
 		/* First hit since the last read: the exact part. */
 		reg->flags = UMMUNOTIFY_EVENT_FLAG_HINT;
-		reg->hint_start = max_t(u64, start, reg->start);
-		reg->hint_end = min_t(u64, end, reg->end);
+		reg->hint_start = max(start, reg->it.start);
+		reg->hint_end = min(end, reg->it.last + 1);
 		list_add_tail(&reg->report, &uf->pending);
 		WRITE_ONCE(uf->npending, uf->npending + 1);
 	} else {
-		/* Hit again before being read: the whole registration. */
-		reg->flags = 0;
-		reg->hint_start = reg->start;
-		reg->hint_end = reg->end;
+		umn_hint_whole(reg);
 	}
 }
 
@@ -144,17 +141,19 @@ static int umn_range_start(struct mmu_notifier *mn,
 {
 	struct umn_file *uf = container_of(mn, struct umn_file, mn);
 	bool mapping_only = umn_mapping_only(uf);
+	bool deferrable;
 	bool hit = false;
 
 	if (mapping_only && umn_protection_only(range))
 		return 0;
+	deferrable = mapping_only && !mm_tlb_flush_pending(range->mm);
 
 	spin_lock(&uf->lock);
-	if (!uf->closing && umn_first_hit(uf, range->start, range->end)) {
-		if (!mapping_only || mm_tlb_flush_pending(range->mm) ||
-		    !umn_defer(uf, range))
-			hit = umn_report(uf, range->start, range->end);
-	}
+	/* A deferred one takes a slot only if it hits a registration. */
+	if (!deferrable || (!uf->closing &&
+			    umn_first_hit(uf, range->start, range->end) &&
+			    !umn_defer(uf, range)))
+		hit = umn_report(uf, range->start, range->end);
 	spin_unlock(&uf->lock);
 	if (hit)
 		umn_wake(uf);

@@ -109,8 +109,6 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	if (!reg)
 		return -ENOMEM;
 	atomic_long_inc(&umn_live_registrations);
-	reg->start = r->start;
-	reg->end = r->end;
 	reg->cookie = r->user_cookie;
 	reg->it.start = r->start;
 	reg->it.last = r->end - 1;
