@@ -1,21 +1,32 @@
 #!/usr/bin/env node
-// npm run vm -- [--kernel 6.1|6.12] [--timeout SECONDS] <shell command...>
+// npm run vm -- [--kernel 6.1|6.12] [--timeout SECONDS] [--cpu MODEL] [--accel ACCEL] <shell command...>
 //
 // Boots the test VM (Debian kernel under qemu, host root over 9p, rxe0 and
 // /dev/ummunotify up), runs the command there as root in the project root,
 // streams its output and exits with its status. A guest that outlives the time
 // limit is killed (exit 124); a guest that dies without a status (panic) exits
-// 125; a guest kernel log with BUG/WARNING/Oops/... fails the run.
+// 125 and the kernel's report is printed again; a guest kernel log with
+// BUG/WARNING/Oops/... fails the run. Every failed run keeps its serial log and
+// kernel log under .cache/vm/failed/<time>-<kernel>-<pid>/ (the newest 20).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { guestKernelProblems } from './kernel-log.mjs';
+import { guestKernelProblems, kernelReport, serialKernelProblems } from './kernel-log.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = join(ROOT, '.cache', 'vm');
+const FAILED = join(CACHE, 'failed');
+const KEEP_FAILED = Number(process.env.RDMA_REGCACHE_VM_KEEP_FAILED ?? 20);
 const GUEST_IP = '192.0.2.1';
+
+// The emulated CPU and TCG's threading (see the README's VM section for the
+// measurements behind the defaults).
+const DEFAULT_CPU = 'max';
+const DEFAULT_ACCEL = 'tcg,thread=multi';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -23,11 +34,14 @@ const { values, positionals } = parseArgs({
     kernel: { type: 'string', default: process.env.RDMA_REGCACHE_KERNEL ?? '6.1' },
     timeout: { type: 'string', default: process.env.RDMA_REGCACHE_VM_TIMEOUT ?? '900' },
     memory: { type: 'string', default: process.env.RDMA_REGCACHE_VM_MEMORY ?? '3G' },
+    cpu: { type: 'string', default: process.env.RDMA_REGCACHE_VM_CPU || DEFAULT_CPU },
+    accel: { type: 'string', default: process.env.RDMA_REGCACHE_VM_ACCEL || DEFAULT_ACCEL },
+    smp: { type: 'string', default: process.env.RDMA_REGCACHE_VM_SMP || '2' },
   },
 });
 const command = positionals.join(' ');
 if (!command) {
-  console.error('usage: npm run vm -- [--kernel 6.1|6.12] [--timeout SECONDS] <shell command>');
+  console.error('usage: npm run vm -- [--kernel 6.1|6.12] [--timeout SECONDS] [--cpu MODEL] [--accel tcg,thread=single|multi] [--smp N] <shell command>');
   process.exit(2);
 }
 const timeoutSeconds = Number(values.timeout);
@@ -35,6 +49,8 @@ if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
   console.error(`vm: --timeout must be a positive number of seconds, got '${values.timeout}'`);
   process.exit(2);
 }
+// Short forms: --accel single / multi.
+const accel = /^(single|multi)$/.test(values.accel) ? `tcg,thread=${values.accel}` : values.accel;
 
 const kernelLink = join(CACHE, values.kernel);
 if (!existsSync(join(kernelLink, 'ready'))) {
@@ -43,7 +59,8 @@ if (!existsSync(join(kernelLink, 'ready'))) {
 }
 const kernelDir = realpathSync(kernelLink);
 const kver = readFileSync(join(kernelDir, 'kver'), 'utf8').trim();
-const ko = join(kernelDir, 'kmod', 'ummunotify.ko');
+// RDMA_REGCACHE_VM_KO: another build of the module to load (e.g. a copy kept for a long measurement).
+const ko = process.env.RDMA_REGCACHE_VM_KO || join(kernelDir, 'kmod', 'ummunotify.ko');
 
 // The job folder is on the shared root: the guest reads the job and writes
 // its status and kernel log there.
@@ -65,14 +82,36 @@ writeFileSync(
 const append = [
   'console=ttyS0',
   'quiet',
-  'loglevel=3',
+  // Warnings and worse reach the serial console (an oops always does; a
+  // WARNING, a hung task or an RCU stall only from level 5 on), so a guest
+  // that dies keeps them in its serial log. The few harmless boot lines this
+  // lets through are hidden from the terminal (BOOT_NOISE), not from the log.
+  'loglevel=5',
   'panic=-1',
   'rdinit=/init',
   `rdmavm.init=${join(ROOT, 'scripts', 'vm', 'guest-init.sh')}`,
   `rdmavm.job=${job}`,
 ].join(' ');
+// Two NUMA nodes sharing the memory equally, so page migration between
+// nodes (move_pages, mbind) can be tested; the guest sees node0 and node1.
+function numaArgs(memory) {
+  const m = /^(\d+)([MG])$/i.exec(memory);
+  if (!m) {
+    console.error(`vm: --memory must look like 3G or 2048M, got '${memory}'`);
+    process.exit(2);
+  }
+  const mib = Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1024 : 1);
+  const half = Math.floor(mib / 2);
+  return [
+    '-object', `memory-backend-ram,id=mem0,size=${mib - half}M`,
+    '-object', `memory-backend-ram,id=mem1,size=${half}M`,
+    '-numa', 'node,nodeid=0,memdev=mem0',
+    '-numa', 'node,nodeid=1,memdev=mem1',
+  ];
+}
 const qemuArgs = [
-  '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', '2', '-m', values.memory,
+  '-accel', accel, '-cpu', values.cpu, '-smp', values.smp, '-m', values.memory,
+  ...numaArgs(values.memory),
   '-kernel', join(kernelDir, 'root', 'boot', `vmlinuz-${kver}`),
   '-initrd', join(kernelDir, 'initramfs.cpio.gz'),
   '-append', append,
@@ -82,49 +121,170 @@ const qemuArgs = [
   '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
 ];
 
+// Kernel lines every boot prints at loglevel 5 that say nothing about the run,
+// and the guest's own power-off messages.
+const BOOT_NOISE = new RegExp(`^\\[\\s*[\\d.]+\\] (${[
+  'sysrq: Power Off',
+  'reboot: Power down',
+  'ACPI: PM: Preparing to enter system sleep state S5',
+  'mtrr: your CPUs had inconsistent ',
+  'acpi PNP0A03:00: fail to add MMCONFIG information',
+  'Unstable clock detected, switching default tracing clock',
+  'If you want to keep using the local clock, then add:',
+  '  "trace_clock=local"',
+  'on the kernel command line',
+  'amd_pstate: the _CPC object is not present',
+  'ummunotify: loading out-of-tree module taints kernel',
+].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
+
+// Everything qemu prints goes to the serial log file as it comes; the terminal
+// gets it line by line, less the boot noise (a partial line is shown after a
+// short wait, so prompts and progress still appear).
+const serialFile = join(job, 'serial.log');
+const serialLog = createWriteStream(serialFile);
+const writeOut = (stream, s) => {
+  try {
+    stream.write(s);
+  } catch {
+    // The terminal went away: the guest still runs to its end or its signal.
+  }
+};
+for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
+function liner(out) {
+  let pending = '';
+  let midLine = false;
+  let timer;
+  const flushPartial = () => {
+    timer = undefined;
+    if (!pending) return;
+    writeOut(out, pending);
+    pending = '';
+    midLine = true;
+  };
+  return {
+    push(text) {
+      pending += text;
+      const lines = pending.split('\n');
+      pending = lines.pop();
+      for (const line of lines) {
+        if (midLine || !BOOT_NOISE.test(line)) writeOut(out, `${line}\n`);
+        midLine = false;
+      }
+      if (timer) clearTimeout(timer);
+      if (pending) timer = setTimeout(flushPartial, 200);
+    },
+    end() {
+      if (timer) clearTimeout(timer);
+      if (pending) writeOut(out, midLine || !BOOT_NOISE.test(pending) ? pending : '');
+      pending = '';
+    },
+  };
+}
+const outLines = liner(process.stdout);
+const errLines = liner(process.stderr);
+const serialChunks = [];
 const started = Date.now();
+const startedAt = new Date();
 const qemu = spawn('qemu-system-x86_64', qemuArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-// The serial line turns \n into \r\n; the guest's own power-off messages are noise.
-const strip = (chunk) =>
-  chunk.toString('utf8').replaceAll('\r', '').replace(/^\[\s*[\d.]+\] (sysrq: Power Off|reboot: Power down)\n/gm, '');
-qemu.stdout.on('data', (c) => process.stdout.write(strip(c)));
-qemu.stderr.on('data', (c) => process.stderr.write(strip(c)));
+for (const [stream, lines, tag] of [[qemu.stdout, outLines, ''], [qemu.stderr, errLines, 'qemu: ']]) {
+  stream.on('data', (c) => {
+    // The serial line turns \n into \r\n.
+    const text = c.toString('utf8').replaceAll('\r', '');
+    serialChunks.push(tag ? text.replace(/^(?=.)/gm, tag) : text);
+    serialLog.write(tag ? text.replace(/^(?=.)/gm, tag) : text);
+    lines.push(text);
+  });
+}
 
 let timedOut = false;
 const timer = setTimeout(() => {
   timedOut = true;
   qemu.kill('SIGKILL');
 }, timeoutSeconds * 1000);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { qemu.kill('SIGKILL'); process.exit(130); });
+// The guest goes with the harness, however the harness ends: a signal
+// (SIGHUP too: a closed terminal), an exception, or process.exit.
+process.on('exit', () => {
+  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+});
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.on(sig, () => {
+    qemu.kill('SIGKILL');
+    rmSync(job, { recursive: true, force: true });
+    process.exit(code);
+  });
+}
 
 qemu.on('error', (err) => {
   console.error(`vm: cannot start qemu-system-x86_64: ${err.message} (run: bash scripts/setup.sh)`);
+  rmSync(job, { recursive: true, force: true });
   process.exit(2);
 });
 
-qemu.on('exit', () => {
+/** Moves this run's logs to a new folder under .cache/vm/failed and drops the oldest beyond KEEP_FAILED. */
+function keepFailed(info) {
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const dir = join(FAILED, `${stamp}-${values.kernel}-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'serial.log'), serialChunks.join(''));
+  if (existsSync(join(job, 'dmesg'))) cpSync(join(job, 'dmesg'), join(dir, 'dmesg.txt'));
+  writeFileSync(join(dir, 'command.txt'), `${command}\n`);
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`);
+  const all = readdirSync(FAILED).filter((n) => /^\d{8}T\d{6}Z-/.test(n)).sort();
+  for (const old of all.slice(0, Math.max(0, all.length - KEEP_FAILED))) rmSync(join(FAILED, old), { recursive: true, force: true });
+  return dir;
+}
+
+qemu.on('close', () => {
   clearTimeout(timer);
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  outLines.end();
+  errLines.end();
+  serialLog.end();
+  const seconds = (Date.now() - started) / 1000;
+  const serial = serialChunks.join('');
   let status;
+  let reason;
   if (timedOut) {
     console.error(`vm: guest did not finish within ${timeoutSeconds} s and was killed (raise RDMA_REGCACHE_VM_TIMEOUT or --timeout)`);
     status = 124;
+    reason = 'timeout';
   } else if (!existsSync(join(job, 'status'))) {
-    console.error(`vm: guest stopped after ${seconds} s without reporting a status (kernel panic or crash?)`);
+    console.error(`vm: guest stopped after ${seconds.toFixed(1)} s without reporting a status (kernel panic or crash?)`);
     status = 125;
+    reason = 'no status';
   } else {
-    status = Number(readFileSync(join(job, 'status'), 'utf8').trim());
+    const text = readFileSync(join(job, 'status'), 'utf8').trim();
+    status = /^\d+$/.test(text) ? Number(text) : 125;
+    if (status !== 0) reason = /^\d+$/.test(text) ? `status ${status}` : `unreadable status '${text}'`;
   }
-  if (existsSync(join(job, 'dmesg'))) {
-    const log = readFileSync(join(job, 'dmesg'), 'utf8');
-    writeFileSync(join(CACHE, `last-dmesg-${values.kernel}.txt`), log);
-    const problems = guestKernelProblems(log);
-    if (problems.length > 0) {
-      console.error(`vm: the guest kernel log reports problems:\n${problems.join('\n')}`);
-      if (status === 0) status = 1;
-    }
+  // The kernel log the guest saved at the end, and what the kernel printed on
+  // the serial console (all of it, even after the ring buffer wrapped or when
+  // the guest never got to save its log).
+  const dmesg = existsSync(join(job, 'dmesg')) ? readFileSync(join(job, 'dmesg'), 'utf8') : undefined;
+  if (dmesg !== undefined) writeFileSync(join(CACHE, `last-dmesg-${values.kernel}.txt`), dmesg);
+  const problems = [...new Set([...(dmesg ? guestKernelProblems(dmesg) : []), ...serialKernelProblems(serial)])];
+  if (problems.length > 0) {
+    console.error(`vm: the guest kernel log reports problems:\n${problems.slice(0, 40).join('\n')}${problems.length > 40 ? `\n... (${problems.length - 40} more)` : ''}`);
+    if (status === 0) status = 1;
+    reason = reason ? `${reason}, kernel problems` : 'kernel problems';
   }
-  if (process.env.RDMA_REGCACHE_VM_VERBOSE) console.error(`vm: ${kver}, ${seconds} s, status ${status}`);
+  if (status === 124 || status === 125) {
+    // The run's output scrolled it away: the kernel's report again, from its start.
+    const report = kernelReport(serial);
+    console.error(report.found
+      ? `vm: the kernel's report from the serial log:\n${report.lines.join('\n')}`
+      : `vm: no kernel report on the serial console; its last lines:\n${report.lines.filter((l) => l && !BOOT_NOISE.test(l)).join('\n')}`);
+  }
+  const boot = serial.match(/vm: ready \([^,]+, ([\d.]+)s after boot\)/);
+  if (status !== 0) {
+    const dir = keepFailed({
+      kernel: values.kernel, kver, cpu: values.cpu, accel, smp: values.smp, command, status, reason,
+      seconds, bootSeconds: boot ? Number(boot[1]) : null, started: startedAt.toISOString(),
+    });
+    console.error(`vm: serial log and kernel log of this failed run: ${dir}`);
+  }
+  if (process.env.RDMA_REGCACHE_VM_VERBOSE) {
+    console.error(`vm: ${kver}, -cpu ${values.cpu} -accel ${accel} -smp ${values.smp}, ${seconds.toFixed(1)} s, status ${status}`);
+  }
   rmSync(job, { recursive: true, force: true });
-  process.exit(status);
+  process.exitCode = status;
 });
