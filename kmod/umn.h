@@ -14,8 +14,7 @@
  *                    pending report list, each registration's report state,
  *                    the counter, need_last, closing and the deferred
  *                    invalidations. Taken by the notifier callbacks, which may
- *                    run where sleeping is not allowed (the secondary-TLB one
- *                    under a page table lock); never held across anything
+ *                    run where sleeping is not allowed; never held across anything
  *                    that sleeps or faults, never held while taking another
  *                    lock.
  */
@@ -38,26 +37,35 @@
 #define UMN_FEATURES_SUPPORTED UMMUNOTIFY_FEATURE_ALL
 
 /*
- * From 6.6 a notifier may not have both invalidate_range_start/end and the
- * secondary-TLB callback, so a file has two. Up to 6.5 it must be one: the
- * end of an invalidation calls invalidate_range and then
- * invalidate_range_end notifier by notifier, and the flush must reach us
- * before the end does.
+ * MAPPING_ONLY proves an invalidation harmless by comparing the page frames
+ * behind the watched pages before and after it (umn_notify.c). That needs a
+ * lockless page table walk, done here only where it is known safe (x86_64,
+ * the walk GUP-fast does); elsewhere MAPPING_ONLY skips only protection-only
+ * events and reports every other invalidation when it starts.
  */
-#define UMN_SEPARATE_TLB_NOTIFIER \
-	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0))
+#ifdef CONFIG_X86_64
+#define UMN_CAN_SNAPSHOT 1
+#else
+#define UMN_CAN_SNAPSHOT 0
+#endif
 
 /*
- * Invalidations in progress whose report waits for the kernel to show that a
- * page table entry really changed (see umn_notify.c). When all slots are
- * taken, further ones are reported at once: correct, only less precise.
+ * An invalidation in progress whose report waits for the proof. Only ranges
+ * of at most one PMD's worth of pages (the kernel's huge-page check of a VMA
+ * cut covers exactly that) are candidates; larger ones are reported at once.
+ * When every slot is busy, further ones are reported at once: correct, only
+ * less precise.
  */
 #define UMN_DEFERRED_SLOTS 8
+#define UMN_SNAP_PAGES (PMD_SIZE >> PAGE_SHIFT)
+#define UMN_SNAP_UNWATCHED (~0UL)	/* page outside every registration */
 
 struct umn_deferred {
 	const struct mmu_notifier_range *range;	/* identity; NULL: free slot */
 	unsigned long start;
 	unsigned long end;			/* exclusive */
+	/* Per page of [start, end): pfn + 1, 0 unmapped, or UMN_SNAP_UNWATCHED. */
+	unsigned long frame[UMN_SNAP_PAGES];
 };
 
 struct umn_file {
@@ -73,10 +81,6 @@ struct umn_file {
 	/* On the mm from the first REGISTER on; the flags are under mutex. */
 	struct mmu_notifier mn;		/* invalidation start/end, release */
 	bool mn_on;
-#if UMN_SEPARATE_TLB_NOTIFIER
-	struct mmu_notifier mn_tlb;	/* secondary-TLB flushes */
-	bool mn_tlb_on;
-#endif
 
 	spinlock_t lock;
 	struct rb_root_cached tree;	/* struct umn_reg.it by address */
@@ -84,7 +88,10 @@ struct umn_file {
 	unsigned long npending;
 	bool need_last;			/* a LAST is owed after the reports */
 	bool closing;			/* release() started: queue nothing */
-	struct umn_deferred deferred[UMN_DEFERRED_SLOTS];
+	/* MAPPING_ONLY with UMN_CAN_SNAPSHOT: allocated with the notifier. */
+	struct umn_deferred *deferred;	/* UMN_DEFERRED_SLOTS of them */
+	unsigned long ndeferred;	/* invalidations deferred so far */
+	unsigned long nspared;		/* ... and proven harmless */
 
 	wait_queue_head_t wait;
 	struct fasync_struct *fasync;
@@ -104,6 +111,7 @@ struct umn_reg {
 
 /* umn_main.c */
 extern unsigned long umn_max_registrations;
+extern unsigned int umn_deferred_slots;
 extern atomic_long_t umn_live_registrations;
 extern struct kmem_cache *umn_reg_cache;
 extern const struct file_operations umn_fops;
@@ -115,9 +123,7 @@ void umn_unregister_all(struct umn_file *uf);
 
 /* umn_notify.c */
 extern const struct mmu_notifier_ops umn_notifier_ops;
-#if UMN_SEPARATE_TLB_NOTIFIER
-extern const struct mmu_notifier_ops umn_tlb_notifier_ops;
-#endif
+bool umn_snapshot_used(u32 features);
 
 /* Hit again before being read: the hint becomes the whole registration. */
 static inline void umn_hint_whole(struct umn_reg *reg)

@@ -292,12 +292,14 @@ static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 {
 	struct umn_file *uf = filp->private_data;
-	unsigned long npending;
+	unsigned long npending, ndeferred, nspared;
 	u64 counter;
 
 	spin_lock(&uf->lock);
 	npending = uf->npending;
 	counter = *uf->counter;
+	ndeferred = uf->ndeferred;
+	nspared = uf->nspared;
 	spin_unlock(&uf->lock);
 
 	seq_printf(m, "ummunotify-features:\t%#x\n", READ_ONCE(uf->features));
@@ -306,6 +308,12 @@ static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 	seq_printf(m, "ummunotify-counter:\t%llu\n", counter);
 	seq_printf(m, "ummunotify-mm-alive:\t%d\n",
 		   atomic_read(&uf->mm->mm_users) > 0);
+	/* MAPPING_ONLY: how the filter worked (see umn_notify.c). */
+	seq_printf(m, "ummunotify-filter:\t%s\n",
+		   !(READ_ONCE(uf->features) & UMMUNOTIFY_FEATURE_MAPPING_ONLY) ? "none" :
+		   umn_snapshot_used(READ_ONCE(uf->features)) ? "frames" : "protection");
+	seq_printf(m, "ummunotify-deferred:\t%lu\n", ndeferred);
+	seq_printf(m, "ummunotify-spared:\t%lu\n", nspared);
 }
 
 const struct file_operations umn_fops = {

@@ -17,6 +17,16 @@ module_param_named(max_registrations, umn_max_registrations, ulong, 0644);
 MODULE_PARM_DESC(max_registrations,
 		 "Per-file registration limit (ENOSPC with UMMUNOTIFY_FEATURE_LIMIT, else ENOMEM)");
 
+/*
+ * How many of a file's deferral slots MAPPING_ONLY may use (0 to
+ * UMN_DEFERRED_SLOTS). Lowering it only makes reports less precise; the tests
+ * set 0 to check that an invalidation finding no free slot is reported.
+ */
+unsigned int umn_deferred_slots = UMN_DEFERRED_SLOTS;
+module_param_named(deferred_slots, umn_deferred_slots, uint, 0644);
+MODULE_PARM_DESC(deferred_slots,
+		 "Deferral slots per file for MAPPING_ONLY (0-8; 0: report every invalidation at its start)");
+
 atomic_long_t umn_live_registrations = ATOMIC_LONG_INIT(0);
 
 static int umn_param_get_live(char *buf, const struct kernel_param *kp)

@@ -3,41 +3,42 @@
  * ummunotify: the mmu notifier of a file, and how it turns the kernel's
  * invalidations into reports.
  *
- * A file's mmu notifier (two from 6.6, see umn.h) watches the whole address
- * space; the file's interval tree finds the registrations an invalidation
- * hits. In V2 mode every invalidation is reported when it starts.
+ * A file's mmu notifier watches the whole address space; the file's interval
+ * tree finds the registrations an invalidation hits. In V2 mode every
+ * invalidation is reported when it starts.
  *
- * With UMMUNOTIFY_FEATURE_MAPPING_ONLY we also skip invalidations that change
- * no page table entry. The kernel announces some of those: when a VMA is cut
- * inside a 2 MiB aligned range (munmap of part of a mapping, or of one of
- * several adjacent mappings the kernel merged into one VMA), it checks for a
- * transparent huge page to split and announces an invalidation of the whole
- * 2 MiB first, whether or not there is a huge page. Reported at once, that
- * evicts every registration near the cut.
+ * UMMUNOTIFY_FEATURE_MAPPING_ONLY skips what is proven harmless, and only
+ * that:
  *
- * The kernel tells us when entries really changed: it invalidates secondary
- * TLBs (IOMMUs, and our NIC in spirit) through invalidate_range (up to 6.5)
- * or arch_invalidate_secondary_tlbs (6.6 on). So:
+ *  - protection-only and soft-dirty events (mprotect, fork's write
+ *    protection, NUMA hinting, clear_refs) never change which page an
+ *    address maps to;
+ *  - an invalidation of at most one PMD's worth of pages, started while no
+ *    mmu_gather is open in the mm, is deferred: the page frames behind every
+ *    watched page in its range are read when it starts and again when it
+ *    ends, and it is reported at its end unless every one is the same frame
+ *    (or unmapped both times). Cutting a VMA inside a 2 MiB aligned range
+ *    (munmap of one of several adjacent buffers the kernel merged into one
+ *    VMA) announces such an invalidation for its huge-page check and, with
+ *    no huge page there, changes nothing: its neighbours are spared. A real
+ *    huge-page split keeps the frames and is spared too.
  *
- *  - An invalidation that starts while a TLB flush is pending in the mm
- *    (mm_tlb_flush_pending: an mmu_gather is open, as for munmap, zap,
- *    madvise, exit) is reported at once: the flush that will confirm it may
- *    come only after it ends.
- *  - Any other invalidation is deferred. Without a gather, whoever changes
- *    an entry must flush before it ends (ptep_clear_flush, pmdp_invalidate,
- *    the batched reclaim flush all invalidate secondary TLBs, and up to 6.5
- *    so does every end that is not an _only_end), so the report
- *    is queued when such a flush overlaps it, and dropped when it ends
- *    without one. The VMA-split check with no huge page is such a one.
+ * Everything else is reported when it starts: an invalidation inside an
+ * mmu_gather (munmap, zap, madvise, exit), a larger range, any invalidation
+ * when all deferral slots are busy, and every one on architectures where
+ * the lockless walk is not known safe (see UMN_CAN_SNAPSHOT). Reports at the
+ * end are still queued before the invalidating call returns: the kernel has
+ * changed the page tables of [start, end) by the time it ends the
+ * invalidation. No decision rests on TLB flush callbacks, whose presence
+ * varies by kernel version and architecture.
  *
- * Either way the report is queued before the invalidating system call
- * returns, and nothing that changes which page an address maps to goes
- * unreported. All callbacks only take the file's spinlock and touch memory
- * preallocated with each registration: they never sleep, allocate or fail.
+ * All callbacks only take the file's spinlock and touch memory allocated
+ * beforehand: they never sleep, allocate or fail.
  */
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
+#include <linux/pgtable.h>
 #include <linux/poll.h>
 
 #include "umn.h"
@@ -58,6 +59,12 @@ static bool umn_protection_only(const struct mmu_notifier_range *range)
 static bool umn_mapping_only(struct umn_file *uf)
 {
 	return READ_ONCE(uf->features) & UMMUNOTIFY_FEATURE_MAPPING_ONLY;
+}
+
+/* Whether a file with these features defers invalidations (and needs slots). */
+bool umn_snapshot_used(u32 features)
+{
+	return UMN_CAN_SNAPSHOT && (features & UMMUNOTIFY_FEATURE_MAPPING_ONLY);
 }
 
 static struct interval_tree_node *umn_first_hit(struct umn_file *uf,
@@ -118,41 +125,154 @@ static void umn_wake(struct umn_file *uf)
 	kill_fasync(&uf->fasync, SIGIO, POLL_IN);
 }
 
-/* Takes a free slot for @range; false if all are taken. Under uf->lock. */
+#if UMN_CAN_SNAPSHOT
+/*
+ * The page frame mapped at @addr, plus one; 0 if nothing is mapped there
+ * (none, swap or migration entry). A lockless walk as GUP-fast does it:
+ * with interrupts off no page table we read can be freed under us (table
+ * freeing waits for an IPI or an RCU grace period), and each level is read
+ * once and followed from that copy.
+ */
+static unsigned long umn_frame(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgdp = pgd_offset(mm, addr), pgd = READ_ONCE(*pgdp);
+	p4d_t *p4dp, p4d;
+	pud_t *pudp, pud;
+	pmd_t *pmdp, pmd;
+	pte_t *ptep, pte;
+
+	if (pgd_none(pgd) || pgd_bad(pgd))
+		return 0;
+	p4dp = p4d_offset_lockless(pgdp, pgd, addr);
+	p4d = READ_ONCE(*p4dp);
+	if (p4d_none(p4d) || p4d_bad(p4d))
+		return 0;
+	pudp = pud_offset_lockless(p4dp, p4d, addr);
+	pud = READ_ONCE(*pudp);
+	if (pud_none(pud) || !pud_present(pud))
+		return 0;
+	if (pud_leaf(pud))
+		return pud_pfn(pud) + ((addr & ~PUD_MASK) >> PAGE_SHIFT) + 1;
+	if (pud_bad(pud))
+		return 0;
+	pmdp = pmd_offset_lockless(pudp, pud, addr);
+	pmd = READ_ONCE(*pmdp);
+	if (pmd_none(pmd) || !pmd_present(pmd))
+		return 0;
+	if (pmd_leaf(pmd))
+		return pmd_pfn(pmd) + ((addr & ~PMD_MASK) >> PAGE_SHIFT) + 1;
+	if (pmd_bad(pmd))
+		return 0;
+	ptep = pte_offset_kernel(&pmd, addr);
+	pte = ptep_get_lockless(ptep);
+	return pte_present(pte) ? pte_pfn(pte) + 1 : 0;
+}
+
+/*
+ * Fills @d->frame for the watched pages of [d->start, d->end). Under
+ * uf->lock.
+ */
+static void umn_snapshot(struct umn_file *uf, struct umn_deferred *d)
+{
+	unsigned long npages = (d->end - d->start) >> PAGE_SHIFT;
+	unsigned long next = d->start;	/* pages below are done */
+	struct interval_tree_node *it;
+	unsigned long flags, i;
+
+	for (i = 0; i < npages; i++)
+		d->frame[i] = UMN_SNAP_UNWATCHED;
+	local_irq_save(flags);
+	/* Hits come in order of start: each page is read once. */
+	for (it = umn_first_hit(uf, d->start, d->end); it;
+	     it = interval_tree_iter_next(it, d->start, d->end - 1)) {
+		unsigned long a = max(next, it->start & PAGE_MASK);
+		unsigned long last = min(d->end - 1, it->last);
+
+		for (; a <= last; a += PAGE_SIZE)
+			d->frame[(a - d->start) >> PAGE_SHIFT] = umn_frame(uf->mm, a);
+		next = max(next, a);
+	}
+	local_irq_restore(flags);
+}
+
+/*
+ * Compares the watched pages of @d with what they map now; returns the
+ * smallest range [*start, *end) holding every page that changed, or false
+ * if none did. Under uf->lock.
+ */
+static bool umn_changed(struct umn_file *uf, const struct umn_deferred *d,
+			unsigned long *start, unsigned long *end)
+{
+	unsigned long npages = (d->end - d->start) >> PAGE_SHIFT;
+	unsigned long flags, i;
+	bool changed = false;
+
+	local_irq_save(flags);
+	for (i = 0; i < npages; i++) {
+		unsigned long a = d->start + (i << PAGE_SHIFT);
+
+		if (d->frame[i] == UMN_SNAP_UNWATCHED ||
+		    d->frame[i] == umn_frame(uf->mm, a))
+			continue;
+		if (!changed)
+			*start = a;
+		*end = a + PAGE_SIZE;
+		changed = true;
+	}
+	local_irq_restore(flags);
+	return changed;
+}
+
+/*
+ * Takes a free slot for @range and snapshots it; false if it is not a
+ * candidate or no slot is free. Under uf->lock.
+ */
 static bool umn_defer(struct umn_file *uf, const struct mmu_notifier_range *range)
 {
-	unsigned int i;
+	unsigned int i, nslots = min_t(unsigned int, READ_ONCE(umn_deferred_slots),
+				       UMN_DEFERRED_SLOTS);
 
-	for (i = 0; i < UMN_DEFERRED_SLOTS; i++) {
+	if (!uf->deferred || uf->closing ||
+	    (range->start | range->end) & ~PAGE_MASK ||
+	    range->end - range->start > PMD_SIZE)
+		return false;
+	for (i = 0; i < nslots; i++) {
 		struct umn_deferred *d = &uf->deferred[i];
 
 		if (!d->range) {
 			d->range = range;
 			d->start = range->start;
 			d->end = range->end;
+			umn_snapshot(uf, d);
+			uf->ndeferred++;
 			return true;
 		}
 	}
 	return false;
 }
+#else
+static bool umn_defer(struct umn_file *uf, const struct mmu_notifier_range *range)
+{
+	return false;
+}
+#endif /* UMN_CAN_SNAPSHOT */
 
 static int umn_range_start(struct mmu_notifier *mn,
 			   const struct mmu_notifier_range *range)
 {
 	struct umn_file *uf = container_of(mn, struct umn_file, mn);
 	bool mapping_only = umn_mapping_only(uf);
-	bool deferrable;
 	bool hit = false;
 
 	if (mapping_only && umn_protection_only(range))
 		return 0;
-	deferrable = mapping_only && !mm_tlb_flush_pending(range->mm);
 
 	spin_lock(&uf->lock);
 	/* A deferred one takes a slot only if it hits a registration. */
-	if (!deferrable || (!uf->closing &&
-			    umn_first_hit(uf, range->start, range->end) &&
-			    !umn_defer(uf, range)))
+	if (!umn_first_hit(uf, range->start, range->end))
+		;
+	else if (!mapping_only || mm_tlb_flush_pending(range->mm) ||
+		 !umn_defer(uf, range))
 		hit = umn_report(uf, range->start, range->end);
 	spin_unlock(&uf->lock);
 	if (hit)
@@ -163,47 +283,30 @@ static int umn_range_start(struct mmu_notifier *mn,
 static void umn_range_end(struct mmu_notifier *mn,
 			  const struct mmu_notifier_range *range)
 {
+#if UMN_CAN_SNAPSHOT
 	struct umn_file *uf = container_of(mn, struct umn_file, mn);
-	unsigned int i;
-
-	if (!umn_mapping_only(uf))
-		return;
-	spin_lock(&uf->lock);
-	for (i = 0; i < UMN_DEFERRED_SLOTS; i++)
-		if (uf->deferred[i].range == range)
-			uf->deferred[i].range = NULL;
-	spin_unlock(&uf->lock);
-}
-
-/*
- * The kernel invalidated secondary TLBs for [start, end) (possibly all of
- * the address space): entries there changed. Reports the deferred
- * invalidations it overlaps. May run under a page table lock.
- */
-static void umn_tlb_flushed(struct mmu_notifier *mn, struct mm_struct *mm,
-			    unsigned long start, unsigned long end)
-{
-#if UMN_SEPARATE_TLB_NOTIFIER
-	struct umn_file *uf = container_of(mn, struct umn_file, mn_tlb);
-#else
-	struct umn_file *uf = container_of(mn, struct umn_file, mn);
-#endif
+	unsigned long start, end;
 	bool hit = false;
 	unsigned int i;
 
-	if (!umn_mapping_only(uf))
+	if (!uf->deferred)
 		return;
 	spin_lock(&uf->lock);
 	for (i = 0; i < UMN_DEFERRED_SLOTS; i++) {
 		struct umn_deferred *d = &uf->deferred[i];
 
-		if (d->range)
-			hit |= umn_report(uf, max(start, d->start),
-					  min(end, d->end));
+		if (d->range != range)
+			continue;
+		if (umn_changed(uf, d, &start, &end))
+			hit |= umn_report(uf, start, end);
+		else
+			uf->nspared++;
+		d->range = NULL;
 	}
 	spin_unlock(&uf->lock);
 	if (hit)
 		umn_wake(uf);
+#endif
 }
 
 /*
@@ -223,21 +326,8 @@ static void umn_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 		umn_wake(uf);
 }
 
-#if UMN_SEPARATE_TLB_NOTIFIER
 const struct mmu_notifier_ops umn_notifier_ops = {
 	.release = umn_mm_release,
 	.invalidate_range_start = umn_range_start,
 	.invalidate_range_end = umn_range_end,
 };
-
-const struct mmu_notifier_ops umn_tlb_notifier_ops = {
-	.arch_invalidate_secondary_tlbs = umn_tlb_flushed,
-};
-#else
-const struct mmu_notifier_ops umn_notifier_ops = {
-	.release = umn_mm_release,
-	.invalidate_range_start = umn_range_start,
-	.invalidate_range_end = umn_range_end,
-	.invalidate_range = umn_tlb_flushed,
-};
-#endif

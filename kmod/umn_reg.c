@@ -81,19 +81,22 @@ static int umn_notifier_add(struct mmu_notifier *mn,
 }
 
 /*
- * The file's notifiers go on its mm with the first registration, so files
- * never used cost the mm nothing. Caller holds uf->mutex and an mmget.
+ * The file's notifier goes on its mm with the first registration, so files
+ * never used cost the mm nothing; so do the deferral slots of MAPPING_ONLY,
+ * allocated before the notifier can use them. Caller holds uf->mutex and an
+ * mmget.
  */
 static int umn_notifiers_on(struct umn_file *uf)
 {
-	int ret = umn_notifier_add(&uf->mn, &umn_notifier_ops, uf->mm, &uf->mn_on);
-
-#if UMN_SEPARATE_TLB_NOTIFIER
-	if (!ret)
-		ret = umn_notifier_add(&uf->mn_tlb, &umn_tlb_notifier_ops, uf->mm,
-				       &uf->mn_tlb_on);
-#endif
-	return ret;
+	if (uf->mn_on)
+		return 0;
+	if (umn_snapshot_used(uf->features) && !uf->deferred) {
+		uf->deferred = kvcalloc(UMN_DEFERRED_SLOTS, sizeof(*uf->deferred),
+					GFP_KERNEL_ACCOUNT);
+		if (!uf->deferred)
+			return -ENOMEM;
+	}
+	return umn_notifier_add(&uf->mn, &umn_notifier_ops, uf->mm, &uf->mn_on);
 }
 
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
@@ -211,11 +214,9 @@ void umn_unregister_all(struct umn_file *uf)
 	if (uf->mn_on)
 		mmu_notifier_unregister(&uf->mn, uf->mm);
 	uf->mn_on = false;
-#if UMN_SEPARATE_TLB_NOTIFIER
-	if (uf->mn_tlb_on)
-		mmu_notifier_unregister(&uf->mn_tlb, uf->mm);
-	uf->mn_tlb_on = false;
-#endif
+	/* No callback runs any more: the slots are ours. */
+	kvfree(uf->deferred);
+	uf->deferred = NULL;
 
 	while ((n = rb_first(&uf->regs))) {
 		struct umn_reg *reg = rb_entry(n, struct umn_reg, node);

@@ -181,9 +181,34 @@ build_module() {
   fi
 }
 
+# The kernel's own kselftest harness (kselftest_harness.h, kselftest.h), which
+# the module's path matrix uses: taken from Debian's linux-source-6.1 package
+# (the oldest kernel we support), never copied into the repository.
+KSELFTEST="$ROOT/.cache/kselftest"
+fetch_kselftest_harness() {
+  [ -f "$KSELFTEST/ready" ] && return
+  local tmp
+  log "fetching the kernel's kselftest harness (linux-source-6.1)"
+  rm -rf "$KSELFTEST" && mkdir -p "$KSELFTEST"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq linux-source-6.1 2>/dev/null) || {
+    apt_update_once
+    (cd "$tmp" && apt-get download -qq linux-source-6.1 2>/dev/null)
+  } || die "apt-get download linux-source-6.1 failed"
+  dpkg-deb --fsys-tarfile "$tmp"/linux-source-6.1_*.deb |
+    tar -xO ./usr/src/linux-source-6.1.tar.xz |
+    tar -xJ -C "$KSELFTEST" --strip-components=4 \
+      linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+      linux-source-6.1/tools/testing/selftests/kselftest.h ||
+    die "extracting the kselftest harness failed"
+  rm -rf "$tmp"
+  touch "$KSELFTEST/ready"
+}
+
 build_kmod_tests() {
   if [ -f "$ROOT/kmod/tests/Makefile" ]; then
-    make -s -C "$ROOT/kmod/tests" OUT="$ROOT/build/kmod-tests" >/dev/null ||
+    fetch_kselftest_harness
+    make -s -C "$ROOT/kmod/tests" OUT="$ROOT/build/kmod-tests" KSELFTEST="$KSELFTEST" >/dev/null ||
       die "building kmod/tests failed"
   fi
 }
