@@ -135,6 +135,7 @@ const BOOT_NOISE = new RegExp(`^\\[\\s*[\\d.]+\\] (${[
   'on the kernel command line',
   'amd_pstate: the _CPC object is not present',
   'ummunotify: loading out-of-tree module taints kernel',
+  'pci_bus 0000:00: Unknown NUMA node; performance will be reduced',
 ].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
 
 // Everything qemu prints goes to the serial log file as it comes; the terminal
