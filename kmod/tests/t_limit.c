@@ -20,13 +20,13 @@ static void set_limit(long long v)
 	long long cur = umn_param("max_registrations");
 
 	if (cur < 0)
-		SKIP("no /sys/module/ummunotify/parameters/max_registrations");
+		CANNOT_RUN("no /sys/module/ummunotify/parameters/max_registrations");
 	if (saved_limit < 0) {
 		saved_limit = cur;
 		atexit(restore_limit);
 	}
 	if (umn_param_set("max_registrations", v))
-		SKIP("cannot write max_registrations (not root?)");
+		CANNOT_RUN("cannot write max_registrations (not root?)");
 	REQUIRE_EQ(umn_param("max_registrations"), v);
 }
 

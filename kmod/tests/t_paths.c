@@ -396,8 +396,8 @@ TEST(dontneed_whole_2m_reported)
 
 /*
  * Writing to a page shared copy-on-write with a child gives the parent a new
- * page: a mapping change with no mmu_gather, which mapping-only confirms by
- * the kernel's TLB flush and reports.
+ * page: a mapping change with no mmu_gather, which mapping-only defers and
+ * reports once the frame has changed.
  */
 TEST(cow_break_mapping_only_reports)
 {

@@ -31,7 +31,7 @@ static inline int umn_open(unsigned int flags, __u32 features)
 
 	if (fd < 0) {
 		if (errno == ENOENT)
-			SKIP("%s missing (module not loaded)", UMMUNOTIFY_DEVICE);
+			CANNOT_RUN("%s missing (module not loaded)", UMMUNOTIFY_DEVICE);
 		REQUIRE(fd >= 0);
 	}
 	if (features) {

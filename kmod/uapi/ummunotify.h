@@ -23,8 +23,7 @@
  *      invalidation time), and
  *   2. increments the 64-bit counter at offset 0 of the page that mmap() on
  *      the file maps, before the invalidating system call returns. An
- *      invalidation moves it once however many registrations it hits (a
- *      deferred one, see MAPPING_ONLY, once per confirming TLB flush).
+ *      invalidation moves it once however many registrations it hits.
  *      Guarantee: whenever a report is queued after user space read a LAST
  *      carrying value C, the counter is no longer C.
  *
@@ -34,7 +33,7 @@
  * Invalidations are page granular and the kernel sometimes invalidates more
  * than what changed (e.g. a 2 MiB range around a VMA cut, for its
  * transparent-huge-page check; MAPPING_ONLY skips that one when it changes
- * nothing): reports can be spurious, never missing.
+ * no page frame): reports can be spurious, never missing.
  *
  * Open
  * ----
@@ -122,12 +121,18 @@
  * /proc/<pid>/fdinfo/<fd>
  * -----------------------
  * Besides the usual lines: "ummunotify-features", "ummunotify-registrations",
- * "ummunotify-pending", "ummunotify-counter", "ummunotify-mm-alive"
- * (UMMUNOTIFY_FEATURE_FDINFO says the kernel provides them).
+ * "ummunotify-pending", "ummunotify-counter", "ummunotify-mm-alive",
+ * "ummunotify-filter" (none: V2; protection: MAPPING_ONLY without frame
+ * snapshots; frames: MAPPING_ONLY with them), "ummunotify-deferred" and
+ * "ummunotify-spared" (invalidations deferred for a frame check, and those
+ * of them proven harmless) (UMMUNOTIFY_FEATURE_FDINFO says the kernel
+ * provides them).
  *
  * Module parameters (/sys/module/ummunotify/parameters/)
  * ------------------------------------------------------
  *   max_registrations (rw, default 1048576): per-file registration limit.
+ *   deferred_slots (rw, default 8, at most 8): invalidations a MAPPING_ONLY
+ *     file may defer at once; 0 reports every one at its start.
  *   registrations (ro): registrations live in all files (a leak check).
  */
 #ifndef _UAPI_LINUX_UMMUNOTIFY_H
@@ -181,22 +186,30 @@ struct ummunotify_register_ioctl {
  */
 
 /*
- * Report only invalidations that can change the VA->page mapping (unmap,
- * clear/zap, migrate, release, exclusive access, anything unclassified).
- * Skipped: protection-only changes (mprotect, fork's copy-on-write write
- * protection, NUMA hinting), soft-dirty clearing, and invalidations that end
- * without the kernel flushing any TLB entry in their range. The last are
- * what cutting a VMA inside a 2 MiB aligned range announces (munmap or
- * MAP_FIXED over part of a mapping, or over one of several adjacent mappings
- * the kernel merged): a transparent-huge-page check over the whole 2 MiB
- * that, with no huge page there, changes nothing. Without this bit every
- * registration near such a cut is reported.
- * An invalidation that starts while the mm has a TLB flush pending (munmap,
- * zap, madvise, exit: they batch the flush) is reported when it starts; any
- * other is reported when a TLB flush overlaps it (copy-on-write, mremap,
- * migration, a real huge page split), still before the invalidating system
- * call returns. Skipped invalidations neither queue a report nor move the
- * counter. No errno of its own.
+ * Report only invalidations that can change the VA->page mapping; skip only
+ * what is proven not to. Skipped:
+ *   - protection-only and soft-dirty invalidations (mprotect, fork's
+ *     copy-on-write write protection, NUMA hinting, clear_refs), on every
+ *     kernel and architecture;
+ *   - on x86_64 only: an invalidation of at most 2 MiB that starts while no
+ *     mmu_gather is open in the mm and after which every watched page in
+ *     its range maps the same page frame as before it (or is unmapped both
+ *     before and after). The module reads the frames at its start and its
+ *     end with a lockless page-table walk. This is what cutting a VMA
+ *     inside a 2 MiB aligned range announces (munmap or MAP_FIXED over one
+ *     of several adjacent mappings the kernel merged into one VMA): a
+ *     transparent-huge-page check over the whole 2 MiB that changes no
+ *     frame, even when it really splits a huge page.
+ * Everything else is reported, before the invalidating system call returns:
+ * at its start when an mmu_gather is open (munmap, zap, madvise, exit),
+ * when the range is larger than 2 MiB, when the file's deferral slots
+ * (module parameter deferred_slots, up to 8) are all busy, and on every
+ * architecture but x86_64; otherwise at its end, once the frames are known
+ * to have changed (copy-on-write, mremap, migration, KSM, collapse, hugetlb
+ * punch hole/truncate/MADV_REMOVE, UFFDIO_MOVE). No decision depends on
+ * TLB-flush callbacks, so the same holds on 6.1, 6.12 and later kernels.
+ * Skipped invalidations neither queue a report nor move the counter;
+ * fdinfo counts deferred and spared ones. No errno of its own.
  */
 #define UMMUNOTIFY_FEATURE_MAPPING_ONLY (1U << 0)
 
