@@ -27,7 +27,7 @@ export {
   type PortAttributes,
   type AccessFlags,
 } from './verbs/index.js';
-export { MemoryMonitor, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor/index.js';
+export { MemoryMonitor, DrainIncompleteError, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor/index.js';
 export {
   RegistrationCache,
   Registration,

@@ -87,6 +87,8 @@ export interface NativeTesting {
   waitpid(pid: number): number;
   exit(code?: number): never;
   getpid(): number;
+  /** The ummunotify monitor's next drain read() fails with `errno` after `afterReads` good ones. */
+  failNextDrainRead(errno: number, afterReads?: number): void;
   readonly constants: Readonly<Record<
     | 'pageSize' | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS'
     | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_POPULATE' | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED'

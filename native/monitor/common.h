@@ -32,14 +32,26 @@ inline uint64_t U64Arg(const Napi::CallbackInfo& info, size_t i, const char* wha
 // Reports travel to JavaScript through drainInto(out), `out` a BigUint64Array
 // that JavaScript allocates once: out[0] is the status (kMore: call again for
 // the rest; kComplete: the drain is over and out[1] is the counter it brings
-// the generation up to; kCompleteNoCounter: over, counter not known yet), then
+// the generation up to; kCompleteNoCounter: over, counter not known yet;
+// kFailed: the drain could not finish, out[1] is the errno, and the reports
+// handed out are only part of what was consumed from the kernel: the caller
+// must treat every watch as invalidated), then
 // four words per report: cookie, start, end, hint (1: [start, end) is exactly
 // the invalidated part; 0: the whole watched range, hit more than once before
 // this drain). No JavaScript object is made per drain or per report: under
 // the emulated test machine allocating them cost more than the read() itself.
 constexpr size_t kHeaderWords = 2;
 constexpr size_t kRecordWords = 4;
-enum DrainStatus : uint64_t { kMore = 0, kComplete = 1, kCompleteNoCounter = 2 };
+enum DrainStatus : uint64_t { kMore = 0, kComplete = 1, kCompleteNoCounter = 2, kFailed = 3 };
+
+// Test hook (native/testing/): the next read() of a drain, after `after_reads`
+// successful ones, fails with `err`. Lets the tests check that a drain broken
+// part way loses nothing. Single-threaded use from the JS thread only.
+struct ReadFault {
+  int err = 0;
+  int after_reads = 0;
+};
+ReadFault& InjectedReadFault();
 
 struct Record {
   uint64_t cookie, start, end, hint;
@@ -57,6 +69,7 @@ class PendingReports {
     next_ = 0;
     idle_ = false;
     counter_known_ = false;
+    failed_errno_ = 0;
   }
   void Add(uint64_t cookie, uint64_t start, uint64_t end, bool hint) {
     records_.push_back({cookie, start, end, hint ? 1u : 0u});
@@ -65,8 +78,9 @@ class PendingReports {
     counter_ = counter;
     counter_known_ = true;
   }
-  // Forgets a drain that failed half way (its reports were consumed).
-  void Abandon() { idle_ = true; }
+  // A drain that failed half way: what was read goes out, then kFailed with
+  // `err`, so the caller knows the rest was lost and invalidates everything.
+  void Fail(int err) { failed_errno_ = err; }
 
   // Fills `out` (a BigUint64Array argument); returns the number of reports copied.
   Napi::Value CopyOut(const Napi::CallbackInfo& info, size_t arg) {
@@ -82,6 +96,10 @@ class PendingReports {
     next_ += n;
     if (next_ < records_.size()) {
       words[0] = kMore;
+    } else if (failed_errno_ != 0) {
+      words[0] = kFailed;
+      words[1] = static_cast<uint64_t>(failed_errno_);
+      idle_ = true;
     } else {
       words[0] = counter_known_ ? kComplete : kCompleteNoCounter;
       words[1] = counter_;
@@ -96,6 +114,7 @@ class PendingReports {
   bool idle_ = true;
   bool counter_known_ = false;
   uint64_t counter_ = 0;
+  int failed_errno_ = 0;
 };
 static_assert(sizeof(Record) == kRecordWords * sizeof(uint64_t), "a Record is four packed words");
 

@@ -109,6 +109,17 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
     return env.Undefined();
   }
 
+  // read(), or the failure a test injected (monitor/common.h).
+  ssize_t ReadEvents(int fd, ummunotify_event* buf, size_t size) {
+    ReadFault& fault = InjectedReadFault();
+    if (fault.err != 0 && fault.after_reads-- <= 0) {
+      errno = fault.err;
+      fault.err = 0;
+      return -1;
+    }
+    return read(fd, buf, size);
+  }
+
   // drainInto(out): a new drain reads until the LAST event (the list is empty
   // at that moment) or EAGAIN; its reports go out a slice per call.
   Napi::Value DrainInto(const Napi::CallbackInfo& info) {
@@ -118,13 +129,14 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
       pending_.Begin();
       ummunotify_event buf[64];
       for (bool last = false; !last;) {
-        ssize_t got = read(fd, buf, sizeof buf);
+        ssize_t got = ReadEvents(fd, buf, sizeof buf);
         if (got < 0) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN) break;
-          int err = errno;
-          pending_.Abandon();
-          ThrowErrno(env, err, "read", UMMUNOTIFY_DEVICE);
+          // The reports read so far left the kernel's queue: hand them out,
+          // then say the drain failed, so every watch is treated as stale.
+          pending_.Fail(errno);
+          break;
         }
         if (got == 0) break;
         size_t count = static_cast<size_t>(got) / sizeof(ummunotify_event);
@@ -152,6 +164,15 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
   Napi::Reference<Napi::ArrayBuffer> counter_;
   PendingReports pending_;
 };
+
+}  // namespace
+
+ReadFault& InjectedReadFault() {
+  static ReadFault fault;
+  return fault;
+}
+
+namespace {
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UmmunotifyMonitor", UmmunotifyMonitor::Define(env));

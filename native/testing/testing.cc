@@ -19,6 +19,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "monitor/common.h"
 
 namespace regcache {
 namespace {
@@ -50,6 +51,15 @@ Napi::Value Big(Napi::Env env, const void* p) {
 }
 
 void* Ptr(uint64_t a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
+
+// failNextDrainRead(errno, afterReads?): the ummunotify monitor's next drain
+// read() fails with `errno` after `afterReads` successful reads (default 0).
+Napi::Value FailNextDrainRead(const Napi::CallbackInfo& info) {
+  monitor::ReadFault& fault = monitor::InjectedReadFault();
+  fault.err = static_cast<int>(ArgInt(info, 0, "errno", 0));
+  fault.after_reads = static_cast<int>(ArgInt(info, 1, "afterReads", 0));
+  return info.Env().Undefined();
+}
 
 // mmap(length, prot?, flags?, address?) -> address. Defaults: read/write,
 // private anonymous; an address adds no flag by itself (pass MAP_FIXED).
@@ -218,6 +228,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   t.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   t.Set("exit", Napi::Function::New(env, Exit, "exit"));
   t.Set("getpid", Napi::Function::New(env, Getpid, "getpid"));
+  t.Set("failNextDrainRead", Napi::Function::New(env, FailNextDrainRead, "failNextDrainRead"));
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("pageSize", static_cast<double>(sysconf(_SC_PAGESIZE)));

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { RdmaError } from '../errors.js';
-import { MemoryMonitor } from '../monitor/monitor.js';
+import { DrainIncompleteError, MemoryMonitor } from '../monitor/monitor.js';
 import { native } from '../native.js';
 import { Entry, Ghost, type Registrar } from './entry.js';
 import { IntervalIndex } from './interval-index.js';
@@ -66,6 +66,11 @@ export interface CacheStats {
   raceRetries: number;
   /** Registrations that hit ENOMEM and were retried after evicting. */
   enomemRetries: number;
+  /**
+   * Drains that could not finish (the monitor lost reports it had consumed):
+   * each one invalidated every entry, since any of them may have changed.
+   */
+  drainFailures: number;
   /** The RLIMIT_MEMLOCK bound in force (Infinity: unlimited). */
   memlockLimit: number;
 }
@@ -162,6 +167,7 @@ export class RegistrationCache implements Releaser {
   #drains = 0;
   #raceRetries = 0;
   #enomemRetries = 0;
+  #drainFailures = 0;
 
   /**
    * @param registrar registers ranges: a `ProtectionDomain`, or anything with
@@ -293,6 +299,7 @@ export class RegistrationCache implements Releaser {
       drains: this.#drains,
       raceRetries: this.#raceRetries,
       enomemRetries: this.#enomemRetries,
+      drainFailures: this.#drainFailures,
       memlockLimit: this.#memlock,
     };
   }
@@ -496,7 +503,15 @@ export class RegistrationCache implements Releaser {
   #sync(): void {
     if (this.#closed) throw new RdmaError(EBADF, 'RegistrationCache', 'the cache is closed');
     if (this.#pidCell[0] !== this.#pid) this.#forked();
-    this.#monitor.drainNumbers(this.#onReport);
+    try {
+      this.#monitor.drainNumbers(this.#onReport);
+    } catch (err) {
+      if (!(err instanceof DrainIncompleteError)) throw err;
+      // Reports were consumed and lost: any entry may be stale. The monitor's
+      // lastSeen stayed behind, so the next check drains again.
+      this.#drainFailures++;
+      for (const e of [...this.#byId.values()]) this.#invalidate(e);
+    }
     this.#seen = this.#monitor.lastSeen;
     this.#drains++;
     this.#flushDead();

@@ -1,1 +1,1 @@
-export { MemoryMonitor, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor.js';
+export { MemoryMonitor, DrainIncompleteError, type MemoryMonitorOptions, type MonitorBackend, type MonitorEvent } from './monitor.js';

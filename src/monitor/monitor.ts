@@ -48,8 +48,24 @@ const HEADER_WORDS = 2;
 const RECORD_WORDS = 4;
 const DRAIN_MORE = 0;
 const DRAIN_COMPLETE = 1;
+const DRAIN_FAILED = 3;
 /** Reports per drainInto() call. */
 const SLICE = 64;
+
+/**
+ * A drain that could not finish (read() failed part way, e.g. ENOMEM): the
+ * reports it did take were handed over (`events` for {@link MemoryMonitor.drain}),
+ * but others may have been consumed and lost. Treat every watch as
+ * invalidated: the RegistrationCache does so by itself.
+ */
+export class DrainIncompleteError extends RdmaError {
+  /** The reports taken before the failure ({@link MemoryMonitor.drain} only). */
+  events: MonitorEvent[] = [];
+  constructor(errno: number, backend: string) {
+    super(errno, 'read', `${backend} drain incomplete: treat every watched range as invalidated`);
+    this.name = 'DrainIncompleteError';
+  }
+}
 
 /** Stand-in for 'none': a counter that never moves and watches that never fire. */
 class NoMonitor implements NativeMonitor {
@@ -220,9 +236,14 @@ export class MemoryMonitor {
     this.#live();
     const events: MonitorEvent[] = [];
     const out = this.#out;
-    this.#drainSlices((w) => {
-      events.push({ cookie: out[w]!, start: out[w + 1]!, end: out[w + 2]!, hint: out[w + 3] !== 0n });
-    });
+    try {
+      this.#drainSlices((w) => {
+        events.push({ cookie: out[w]!, start: out[w + 1]!, end: out[w + 2]!, hint: out[w + 3] !== 0n });
+      });
+    } catch (err) {
+      if (err instanceof DrainIncompleteError) err.events = events;
+      throw err;
+    }
     return events;
   }
 
@@ -262,6 +283,8 @@ export class MemoryMonitor {
       const status = h[0]!;
       if (status === DRAIN_MORE) continue;
       if (status === DRAIN_COMPLETE) this.lastSeen = h[2]!;
+      // lastSeen stays behind, so the next generation check drains again.
+      if (status === DRAIN_FAILED) throw new DrainIncompleteError(h[2]!, this.backend);
       return;
     }
   }

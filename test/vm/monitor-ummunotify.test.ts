@@ -1,7 +1,8 @@
 // MemoryMonitor over the real /dev/ummunotify module (VM group).
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryMonitor, type MonitorEvent } from '../../src/index.js';
+import { DrainIncompleteError, MemoryMonitor, RegistrationCache, type MonitorEvent } from '../../src/index.js';
+import { FakeRegistrar } from '../unit/cache-helpers.js';
 import { native } from '../../src/native.js';
 
 const t = native.testing;
@@ -184,5 +185,51 @@ describe('ummunotify monitor', () => {
     expect(cookies(m.drain())).toEqual([2n]);
     expect(() => m.watch(a, PAGE, 2n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     t.munmap(a, 2 * PAGE);
+  });
+
+  it('a drain whose read() fails part way hands over what it took, throws, and the rest follows', () => {
+    const m = openMonitor();
+    const pages = 100; // more than one read() of 64 events
+    const a = mapPages(pages);
+    for (let i = 0; i < pages; i++) m.watch(a + BigInt(i) * BPAGE, PAGE, BigInt(i + 1));
+    t.munmap(a, pages * PAGE);
+    t.failNextDrainRead(12 /* ENOMEM */, 1);
+    let err: unknown;
+    try {
+      m.drain();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DrainIncompleteError);
+    const first = (err as DrainIncompleteError).events;
+    expect((err as DrainIncompleteError).code).toBe('ENOMEM');
+    expect(first.length).toBe(64); // the first read's reports, not dropped
+    expect(m.changed).toBe(true); // the generation is not claimed as seen
+    const rest = m.drain();
+    expect(m.changed).toBe(false);
+    expect(cookies([...first, ...rest])).toEqual(Array.from({ length: pages }, (_, i) => BigInt(i + 1)).sort());
+  });
+
+  it('a cache whose drain fails treats every entry as invalidated', () => {
+    const reg = new FakeRegistrar();
+    const m = openMonitor();
+    const cache = new RegistrationCache(reg, { monitor: m });
+    const keep = mapPages(4);
+    const gone = mapPages(4);
+    const views = [0, 1, 2, 3].map((i) => new Uint8Array(t.wrap(keep + BigInt(i) * BPAGE, PAGE)));
+    for (const v of views) cache.acquire(v).release();
+    cache.acquire(new Uint8Array(t.wrap(gone, PAGE))).release();
+    expect(cache.stats()).toMatchObject({ entries: 5, liveRegistrations: 5 });
+    t.munmap(gone, 4 * PAGE);
+    t.failNextDrainRead(14 /* EFAULT */, 0);
+    expect(cache.checkGeneration()).toBe(true);
+    // The report of `gone` was not read; none of the entries can be trusted.
+    expect(cache.stats()).toMatchObject({ drainFailures: 1, entries: 0, liveRegistrations: 0 });
+    expect(reg.mrs.filter((r) => r.live)).toEqual([]);
+    cache.acquire(views[0]!).release(); // registered afresh
+    expect(cache.stats()).toMatchObject({ misses: 6, entries: 1, drainFailures: 1 });
+    cache.close();
+    expect(reg.mrs.filter((r) => r.live)).toEqual([]);
+    t.munmap(keep, 4 * PAGE);
   });
 });
