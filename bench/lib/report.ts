@@ -47,6 +47,17 @@ export function report({ results: r, targets, charts, notes }: ReportInput): str
   if (notes) out.push('## Notes on the results', '', notes.trim(), '');
   if (r.errors.length) out.push('## Steps that failed', '', ...r.errors.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
   if (r.warnings?.length) out.push('## Warnings', '', ...r.warnings.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
+  const retried = Object.entries(r.vm).flatMap(([k, v]) => (v?.retries ?? []).map((t) => [k, t] as const));
+  if (retried.length) {
+    out.push(
+      '## Runs that failed and were run again',
+      '',
+      'Each failed run was run again and did not count; none is dropped from the record. A crash here (a signal) is a fault to find, not noise.',
+      '',
+      table(['guest', 'step', 'failed', 'why'], retried.map(([k, t]) => [k, t.what, `${t.failed.length} of ${t.runs}`, t.failed.join('; ').replaceAll('|', '\\|')])),
+      '',
+    );
+  }
   if (r.host) out.push(...hostSection(r), ...img('host-micro', 'host micro-benchmarks'));
   const vm = r.vm['6.1'];
   if (vm) out.push(...vmSections(vm, img));

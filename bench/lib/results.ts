@@ -6,6 +6,7 @@ import type { RegistrationCost } from '../vm/registration-cost.js';
 import type { ReuseRow } from '../vm/reuse-runs.js';
 import type { WriteRow } from '../vm/write-runs.js';
 import type { Machine } from './machine.js';
+import type { RetryRecord } from './retries.js';
 
 export interface VmResult {
   kernel: string;
@@ -19,6 +20,8 @@ export interface VmResult {
   invalidation?: { size: number; runs: InvalidationCost[] }[];
   reuse?: ReuseRow[];
   kmod?: KmodResult;
+  /** Steps of this boot with runs that failed and were run again (n of N, with why). */
+  retries?: RetryRecord[];
 }
 
 export interface BenchResults {
@@ -31,7 +34,7 @@ export interface BenchResults {
   vm: Record<string, VmResult | null>;
   /** Steps that failed to produce numbers. */
   errors: string[];
-  /** Things worth knowing that did not cost any numbers (a guest's non-zero exit after its suite finished). */
+  /** Notes that cost no numbers (results before 2026-12-02: a guest exit after its suite finished, now an error). */
   warnings: string[];
   seconds: number;
 }

@@ -11,9 +11,9 @@ function start(cmd, args, timeoutMs) {
   child.stderr.on('data', (d) => (out += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise((resolve) => {
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, out });
+      resolve({ code, signal, out });
     });
   });
   return { child, done, exited: () => child.exitCode !== null || child.signalCode !== null };
@@ -21,17 +21,29 @@ function start(cmd, args, timeoutMs) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// How a process ended, for the record: 'exit 1', 'SIGSEGV'.
+const ending = (c) => (c.signal ? c.signal : `exit ${c.code}`);
+const lastLine = (out) => out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? '';
+
 // Server in the background, then the client, retried while the server starts
 // up. A server that dies (perftest's own crashes happen under emulation) is
-// replaced by a new one on a new port.
-async function pair(tool, common, host) {
+// replaced by a new one on a new port. `record` (optional) hears of every
+// server started (ran) and every one that gave no result (failed, with why),
+// so a caller can report them instead of hiding them.
+async function pair(tool, common, host, record) {
   let last = '';
   for (let round = 0; round < 5; round++) {
     const args = [...common, '-p', String(nextPort++)];
+    record?.ran();
     const server = start(tool, args, 300_000);
     await sleep(1500);
     for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
       const client = await start(tool, [...args, host], 300_000).done;
+      if (client.signal) {
+        // A client that crashed (not one refused while the server starts up) is a run of its own.
+        record?.ran();
+        record?.failed(`client killed by ${client.signal}: ${lastLine(client.out)}`);
+      }
       if (client.code === 0) {
         await server.done;
         return client.out;
@@ -39,14 +51,27 @@ async function pair(tool, common, host) {
       last = client.out;
       await sleep(1000);
     }
+    const died = server.exited();
     server.child.kill('SIGKILL');
-    last += `\nserver:\n${(await server.done).out}`;
+    const s = await server.done;
+    record?.failed(died ? `server ended (${ending(s)}) before a client got through: ${lastLine(s.out)}` : `no client got through in 20 tries: ${lastLine(last)}`);
+    last += `\nserver:\n${s.out}`;
   }
   throw new Error(`${tool} failed:\n${last}`);
 }
 
-// The result row starts with the message size and iteration count.
-function resultRow(out, size) {
+// The result row starts with the message size and iteration count; a run
+// without one is told to `record` before the error goes up.
+function resultRow(out, size, record) {
+  try {
+    return findRow(out, size);
+  } catch (err) {
+    record?.failed(`printed no result row: ${lastLine(out)}`);
+    throw err;
+  }
+}
+
+function findRow(out, size) {
   for (const line of out.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length >= 5 && f[0] === String(size) && /^\d+$/.test(f[1])) return f.map(Number);
@@ -58,16 +83,18 @@ function resultRow(out, size) {
  * ib_write_bw: bytes and messages per second, from its 'BW average[MB/sec]'
  * column (MiB/s in perftest). cqMod: a completion every cqMod writes (perftest's
  * default is 100; the binding signals every write, i.e. 1). perftest's CPU
- * frequency estimate sometimes fails under emulation (0 MB/s): such runs are repeated.
+ * frequency estimate sometimes fails under emulation (0 MB/s): such runs are
+ * repeated, and told to `record` ({ ran(), failed(why) }) if given.
  */
-export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod }) {
+export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod, record }) {
   const mod = cqMod === undefined ? [] : ['-Q', String(cqMod)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host);
-    const [, n, , bwAvg] = resultRow(out, size);
+    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record);
+    const [, n, , bwAvg] = resultRow(out, size, record);
     const bytesPerSec = bwAvg * 2 ** 20;
     if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
+    record?.failed('reported 0 MB/s (its CPU frequency estimate failed)');
   }
   throw new Error(`ib_write_bw reported no bandwidth:\n${out}`);
 }
@@ -75,15 +102,17 @@ export async function perftestBw({ device, host, size, iters, txDepth = 128, cqM
 /**
  * ib_write_lat: average and typical one-way latency in microseconds (half the
  * round trip). perftest derives time from a CPU-frequency estimate that now and
- * then comes out as 0 under emulation ('inf' results): such runs are repeated.
+ * then comes out as 0 under emulation ('inf' results): such runs are repeated,
+ * and told to `record` if given.
  */
-export async function perftestLat({ device, host, size, iters, inline }) {
+export async function perftestLat({ device, host, size, iters, inline, record }) {
   const extra = inline === undefined ? [] : ['-I', String(inline)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host);
-    const f = resultRow(out, size);
+    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host, record);
+    const f = resultRow(out, size, record);
     if (Number.isFinite(f[5]) && f[5] > 0) return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
+    record?.failed(`gave no finite latency (t_avg ${f[5]}; its CPU frequency estimate failed)`);
   }
   throw new Error(`ib_write_lat gave no finite result:\n${out}`);
 }

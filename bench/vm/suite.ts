@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDevice } from '../../src/index.js';
 import { invalidationCost } from './invalidation-cost.js';
+import { Retries } from '../lib/retries.js';
 import { kmodRuns } from './kmod-runs.js';
 import { registrationCost } from './registration-cost.js';
 import { reuseRuns } from './reuse-runs.js';
@@ -35,6 +36,8 @@ const reps = Number(values.reps ?? (quick ? 1 : 3));
 const started = Date.now();
 const log = (s: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 const errors: string[] = [];
+// Failed runs that were run again (perftest, the reuse demo): kept in the results.
+const retries = new Retries();
 // One failing benchmark must not take the others with it: each phase records its error.
 async function phase<T>(name: string, run: () => T | Promise<T>): Promise<T | undefined> {
   try {
@@ -65,6 +68,7 @@ if (values.only !== 'kmod') {
     maxIters: quick ? 500 : 10000,
     latIters: quick ? 100 : 500,
     log,
+    retries,
   }));
 
   const ctx = openDevice(device);
@@ -86,12 +90,13 @@ if (values.only !== 'kmod') {
   }
 
   log('buffer-reuse workload (bench/reuse/demo.ts --unsafe)');
-  result.reuse = await phase('buffer reuse', () => reuseRuns(reps, quick));
+  result.reuse = await phase('buffer reuse', () => reuseRuns(reps, quick, retries));
 }
 
 log('kernel benchmark (bench/kmod/umn_bench)');
 result.kmod = await phase('kernel benchmark', () => kmodRuns(reps, quick));
 result.errors = errors;
+result.retries = retries.list();
 result.seconds = (Date.now() - started) / 1000;
 mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);

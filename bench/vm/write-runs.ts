@@ -6,7 +6,8 @@
  */
 // @ts-expect-error: plain JS module of the verbs benchmark (its perftest runner)
 import { perftestBw, perftestLat } from '../verbs/perftest.mjs';
-import { spread, type Spread } from '../lib/stats.js';
+import type { Retries } from '../lib/retries.js';
+import { formatSize, spread, type Spread } from '../lib/stats.js';
 import { endpointBandwidth, endpointLatency, endpointPair } from './endpoint-write.js';
 
 export interface WriteRow {
@@ -34,26 +35,42 @@ export interface WriteOptions {
   maxIters: number;
   latIters: number;
   log: (s: string) => void;
+  /** Where every failed perftest run and every repetition left without a value is recorded. */
+  retries: Retries;
 }
 
 // perftest converts cycles to time with a CPU frequency it samples at start;
 // on a loaded emulated machine the sample can fail its own fit (r^2 < 0.9)
 // and every figure comes out 0. Under heavy load a perftest pair can also
-// fail to connect (or its server crash). Such a run says nothing: run it
-// again, and after five tries record no value (NaN) for this repetition.
-async function nonZero<T>(what: string, run: () => Promise<T>, value: (r: T) => number, log: (s: string) => void): Promise<number> {
+// fail to connect (or its server crash). Such a run says nothing about the
+// bandwidth: it is run again, and after five tries this repetition gets no
+// value (NaN). Every failed run, and every repetition left without a value, is
+// recorded under `what` in `retries` (the report shows them: n of N).
+async function nonZero<T>(what: string, rep: number, run: (record: PerftestRecord) => Promise<T>, value: (r: T) => number,
+  o: WriteOptions): Promise<number> {
   let last = 'reported 0';
+  const record: PerftestRecord = {
+    ran: () => o.retries.ran(what),
+    failed: (why) => o.retries.failed(what, `rep ${rep}: ${why}`),
+  };
   for (let attempt = 1; attempt <= 5; attempt++) {
     try {
-      const v = value(await run());
+      const v = value(await run(record));
       if (v > 0) return v;
       last = 'reported 0 (perftest could not sample the CPU frequency)';
+      record.failed(last);
     } catch (err) {
       last = `failed: ${String((err as Error).message).split('\n').slice(0, 2).join(' ')}`;
     }
   }
-  log(`${what} ${last}, five times: no value for this repetition`);
+  o.log(`${what} ${last}, five times: no value for this repetition`);
+  o.retries.failed(`${what}, repetitions`, `rep ${rep}: no value after five tries (${last})`);
   return NaN;
+}
+
+interface PerftestRecord {
+  ran(): void;
+  failed(why: string): void;
 }
 
 export async function writeRuns(o: WriteOptions): Promise<WriteRow[]> {
@@ -66,10 +83,13 @@ export async function writeRuns(o: WriteOptions): Promise<WriteRow[]> {
       const source = new Uint8Array(size).fill(7);
       const m = { pBw: [] as number[], eBw: [] as number[], pRtt: [] as number[], eLat: [] as number[] };
       for (let r = 0; r < o.reps; r++) {
-        const pb = await nonZero('ib_write_bw', () => perftestBw({ device: o.device, host: o.host, size, iters: bwIters }), (x: { bytesPerSec: number }) => x.bytesPerSec, o.log);
+        for (const tool of ['ib_write_bw', 'ib_write_lat']) o.retries.ran(`${tool} ${formatSize(size)}, repetitions`);
+        const pb = await nonZero(`ib_write_bw ${formatSize(size)}`, r + 1, (record) => perftestBw({ device: o.device, host: o.host, size, iters: bwIters, record }),
+          (x: { bytesPerSec: number }) => x.bytesPerSec, o);
         m.pBw.push(pb / 1e6);
         m.eBw.push((await endpointBandwidth(pair, source, bwIters)).bytesPerSec / 1e6);
-        const pl = await nonZero('ib_write_lat', () => perftestLat({ device: o.device, host: o.host, size, iters: latIters }), (x: { tAvgUs: number }) => x.tAvgUs, o.log);
+        const pl = await nonZero(`ib_write_lat ${formatSize(size)}`, r + 1, (record) => perftestLat({ device: o.device, host: o.host, size, iters: latIters, record }),
+          (x: { tAvgUs: number }) => x.tAvgUs, o);
         m.pRtt.push(2 * pl);
         m.eLat.push(await endpointLatency(pair, source, latIters));
       }
