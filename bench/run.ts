@@ -20,6 +20,7 @@ import { hostMicro } from './host/micro.js';
 import { machine } from './lib/machine.js';
 import { reportCharts } from './lib/report-charts.js';
 import { report } from './lib/report.js';
+import { describeRetry } from './lib/retries.js';
 import type { BenchResults, VmResult } from './lib/results.js';
 import { targets } from './lib/targets.js';
 
@@ -75,19 +76,44 @@ if (!fromFile && !values['no-vm']) {
     const only = i === 0 ? '' : ' --only kmod';
     log(`VM ${k}: ${i === 0 ? 'WRITE beside perftest, registration, invalidation, buffer reuse, kernel benchmark' : 'kernel benchmark'}`);
     const cmd = `node --import tsx bench/vm/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}${only}`;
-    const p = spawnSync('node', ['scripts/vm/run.mjs', '--kernel', k, '--timeout', quick ? '900' : '5400', cmd], { stdio: 'inherit' });
+    // The guest's output streams through; the harness's own verdict (its stderr:
+    // kernel problems, where the failed run's logs are kept) is read as well.
+    const p = spawnSync('node', ['scripts/vm/run.mjs', '--kernel', k, '--timeout', quick ? '900' : '5400', cmd],
+      { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 28 });
+    process.stderr.write(p.stderr ?? '');
+    const harness = guestVerdict(p.stderr ?? '');
     if (existsSync(file)) {
       // The suite writes its file even when one of its benchmarks failed; it lists those.
       const vm = JSON.parse(readFileSync(file, 'utf8')) as VmResult & { errors?: string[] };
       results.vm[k] = vm;
       for (const e of vm.errors ?? []) results.errors.push(`VM ${k}: ${e}`);
-      // Otherwise a non-zero exit is the harness's guest-log check (e.g. a perftest process trapped).
-      if (p.status !== 0 && !vm.errors?.length) results.warnings.push(`VM ${k}: exit ${p.status ?? p.signal} after the suite finished (see the guest log lines above it)`);
+      // A guest kernel BUG/WARNING/Oops (or a crash the kernel logged) fails this
+      // group even though its numbers exist: the run did not go as it should.
+      if (harness.problems.length) {
+        results.errors.push(`VM ${k}: the guest kernel log reports problems during the benchmarks: ${harness.problems.slice(0, 3).join(' / ')}` +
+          `${harness.problems.length > 3 ? ` (+${harness.problems.length - 3} more lines)` : ''}${harness.logs ? `; logs in ${harness.logs}` : ''}`);
+      } else if (p.status !== 0 && !vm.errors?.length) {
+        results.errors.push(`VM ${k}: the guest run failed (exit ${p.status ?? p.signal}) after the suite wrote its results${harness.logs ? `; logs in ${harness.logs}` : ''}`);
+      }
     } else {
       results.vm[k] = null;
-      results.errors.push(`VM ${k}: the suite failed (exit ${p.status ?? p.signal}); its output is above`);
+      results.errors.push(`VM ${k}: the suite failed (exit ${p.status ?? p.signal}); its output is above${harness.logs ? `; logs in ${harness.logs}` : ''}`);
     }
   }
+}
+
+/** What scripts/vm/run.mjs said about a guest run: kernel log problem lines, the failed run's log folder. */
+function guestVerdict(stderr: string): { problems: string[]; logs?: string } {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('vm: the guest kernel log reports problems'));
+  const problems: string[] = [];
+  if (at >= 0) {
+    for (const l of lines.slice(at + 1)) {
+      if (!/^\[\s*\d/.test(l)) break;
+      problems.push(l);
+    }
+  }
+  return { problems, logs: stderr.match(/of this failed run: (\S+)/)?.[1] };
 }
 
 if (!fromFile) results.seconds = (Date.now() - started) / 1000;
@@ -112,9 +138,11 @@ for (const t of rows) {
 }
 console.log(`\nreport: ${join(outDir, `${date}.md`)} (JSON ${join(outDir, `${date}.json`)}, ${charts.size} charts)`);
 for (const w of results.warnings) console.log(`warning: ${w}`);
+// Failed runs that were run again: in the JSON and the report, and here.
+for (const [k, v] of Object.entries(results.vm)) for (const t of v?.retries ?? []) console.log(`run again: VM ${k}: ${describeRetry(t)}`);
 if (results.errors.length) {
   for (const e of results.errors) console.log(`error: ${e}`);
-  console.log(`bench: ${results.errors.length} benchmark(s) of ${expected} group(s) produced no numbers`);
+  console.log(`bench: ${results.errors.length} failure(s) in ${expected} benchmark group(s) (no numbers, or a guest kernel problem)`);
   process.exit(1);
 }
 console.log(`bench: all ${expected} benchmark groups produced numbers`);
