@@ -42,10 +42,12 @@ export interface NativeMonitor {
    * Hands out the reports of a drain a slice at a time into `out` and returns
    * how many it wrote (native/monitor/common.h): out[0] is 0 while more
    * follow, 1 when the drain is over and out[1] is its counter, 2 when over
-   * with the counter unknown; reports from out[2], four words each (cookie,
-   * start, end, hint 1/0).
+   * with the counter unknown, 3 when it failed part way and out[1] is the
+   * errno; reports from out[2], four words each (cookie, start, end, hint 1/0).
    */
   drainInto(out: BigUint64Array): number;
+  /** ummunotify only: call `fn` on the event loop while the file is readable (null: stop). */
+  onReadable?(fn: (() => void) | null): void;
   close(): void;
 }
 

@@ -7,6 +7,8 @@
 //   .unwatch(cookie)                  UMMUNOTIFY_UNREGISTER_REGION
 //   .drainInto(out)                   read() every pending report (non-blocking) and
 //                                     hand them out a slice per call (monitor/common.h)
+//   .onReadable(fn | null)            call fn on the event loop while reports wait (uv_poll,
+//                                     unreferenced: it never keeps the process alive)
 //   .close()                          close the file (idempotent)
 //
 // The counter page stays mapped until its ArrayBuffer is garbage collected, so
@@ -18,11 +20,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "addon.h"
 #include "errors.h"
 #include "monitor/common.h"
 #include "ummunotify.h"
+#include "verbs/watcher.h"
 
 namespace regcache::monitor {
 namespace {
@@ -37,6 +41,7 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
                            InstanceMethod<&UmmunotifyMonitor::Watch>("watch"),
                            InstanceMethod<&UmmunotifyMonitor::Unwatch>("unwatch"),
                            InstanceMethod<&UmmunotifyMonitor::DrainInto>("drainInto"),
+                           InstanceMethod<&UmmunotifyMonitor::OnReadable>("onReadable"),
                            InstanceMethod<&UmmunotifyMonitor::Close>("close"),
                        });
   }
@@ -70,8 +75,35 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
 
  private:
   void Shut() {
+    watcher_.reset();  // stop polling before the descriptor goes
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
+  }
+
+  Napi::Value OnReadable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    watcher_.reset();
+    readable_.Reset();
+    if (info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "onReadable needs a function or null");
+    int fd = Fd(env);
+    readable_ = Napi::Persistent(info[0].As<Napi::Function>());
+    env_ = env;
+    if (!async_) async_ = std::make_unique<Napi::AsyncContext>(env, "UmmunotifyReadable");
+    watcher_ = std::make_unique<verbs::FdWatcher>(env, fd, &UmmunotifyMonitor::Readable, this);
+    return env.Undefined();
+  }
+
+  static void Readable(void* arg) {
+    auto* self = static_cast<UmmunotifyMonitor*>(arg);
+    if (self->readable_.IsEmpty()) return;
+    Napi::Env env(self->env_);
+    Napi::HandleScope scope(env);
+    try {
+      self->readable_.Value().MakeCallback(env.Global(), {}, *self->async_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(self->env_, e.Value());
+    }
   }
 
   int Fd(Napi::Env env) {
@@ -161,6 +193,10 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
 
   int fd_ = -1;
   uint32_t features_ = 0;
+  napi_env env_ = nullptr;
+  std::unique_ptr<verbs::FdWatcher> watcher_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+  Napi::FunctionReference readable_;
   Napi::Reference<Napi::ArrayBuffer> counter_;
   PendingReports pending_;
 };

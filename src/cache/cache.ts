@@ -66,6 +66,8 @@ export interface CacheStats {
   raceRetries: number;
   /** Registrations that hit ENOMEM and were retried after evicting. */
   enomemRetries: number;
+  /** Holds from acquireRevocable() revoked because their memory changed. */
+  revocations: number;
   /**
    * Drains that could not finish (the monitor lost reports it had consumed):
    * each one invalidated every entry, since any of them may have changed.
@@ -168,6 +170,9 @@ export class RegistrationCache implements Releaser {
   #raceRetries = 0;
   #enomemRetries = 0;
   #drainFailures = 0;
+  #revocations = 0;
+  /** Whether the monitor's readability wakes this cache (revocable holds exist). */
+  #woken = false;
 
   /**
    * @param registrar registers ranges: a `ProtectionDomain`, or anything with
@@ -272,6 +277,40 @@ export class RegistrationCache implements Releaser {
   }
 
   /**
+   * {@link acquire} for memory handed to a peer (Endpoint.expose): a hold that
+   * may last indefinitely. When the memory behind it changes, the cache does
+   * not wait for its release: it revokes it (`registration.revoked` becomes
+   * true) and deregisters the registration as soon as no operation of this
+   * process still uses it, so the peer's next access fails with a remote
+   * access error instead of reaching the old pages. With the ummunotify
+   * monitor the cache notices at once (it polls the monitor's file on the
+   * event loop while revocable holds exist); with other backends, at the next
+   * generation check.
+   */
+  acquireRevocable(view: CacheableMemory, access: number = this.#defaultAccess): Registration {
+    const reg = this.acquire(view, access);
+    const e = reg.entry!;
+    (e.revocable ??= new Set()).add(reg);
+    if (!this.#woken) this.#woken = this.#monitor.onChange(this.#onMonitorReadable);
+    return reg;
+  }
+
+  /** The monitor has reports: bring the cache up to date now (revocations). */
+  readonly #onMonitorReadable = (): void => {
+    try {
+      if (!this.#closed) this.checkGeneration();
+    } catch {
+      // Reported by the next operation's own generation check.
+    }
+    if (this.#closed || this.#monitor.changed) {
+      // Closed, or the reports went elsewhere: stop, so a readable file
+      // cannot make the loop spin.
+      this.#monitor.onChange(null);
+      this.#woken = false;
+    }
+  };
+
+  /**
    * The generation check every RDMA operation starts with: one typed-array
    * load compared with the last value seen. Only when it moved: drain the
    * monitor and drop what changed. Returns whether it moved.
@@ -300,6 +339,7 @@ export class RegistrationCache implements Releaser {
       raceRetries: this.#raceRetries,
       enomemRetries: this.#enomemRetries,
       drainFailures: this.#drainFailures,
+      revocations: this.#revocations,
       memlockLimit: this.#memlock,
     };
   }
@@ -314,6 +354,14 @@ export class RegistrationCache implements Releaser {
     this.#closed = true;
     this.#seen = NaN; // every later acquire/checkGeneration reaches #sync, which reports the closure
     claimed.delete(this.#monitor);
+    if (this.#woken) {
+      this.#woken = false;
+      try {
+        this.#monitor.onChange(null);
+      } catch {
+        // The monitor is closed already.
+      }
+    }
     const forked = this.#orphaned || this.#pidCell[0] !== this.#pid;
     if (!forked) {
       for (const index of this.#indexes.values()) {
@@ -534,6 +582,17 @@ export class RegistrationCache implements Releaser {
     this.#remember(e);
     if (!e.valid) return; // a miss in progress: it registers again
     this.#unindex(e);
+    if (e.revocable !== null) {
+      // Exposed to a peer: revoke now rather than wait for a release that
+      // may never come, so the peer's rkey stops reaching the old pages.
+      for (const hold of e.revocable) {
+        hold.revoke();
+        e.refs--;
+        this.#revocations++;
+      }
+      e.revocable = null;
+      if (e.refs === 0) this.#inUse--;
+    }
     if (e.refs === 0) {
       if (e.inLru) this.#lru.delete(e.id);
       this.#dead.push(e);

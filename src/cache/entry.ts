@@ -39,6 +39,8 @@ export class Entry implements IntervalNode {
   lruStamp = 0;
   /** In the lru-cache (unused entries, plus in-use ones not yet noticed at the tail). */
   inLru = false;
+  /** Holds from acquireRevocable(): dropped, not waited for, when the memory changes. */
+  revocable: Set<{ revoke(): void }> | null = null;
   left: IntervalNode | null = null;
   right: IntervalNode | null = null;
   priority = 0;

@@ -22,6 +22,7 @@ export class Registration {
   entry: Entry | null;
   /** @internal */
   readonly owner: Releaser;
+  #revoked = false;
 
   /** @internal use RegistrationCache.acquire */
   constructor(owner: Releaser, entry: Entry, address: bigint, length: number) {
@@ -38,12 +39,28 @@ export class Registration {
     return this.entry === null;
   }
 
+  /**
+   * True when the cache revoked this hold (from `acquireRevocable`) because
+   * the memory behind it changed: the registration is deregistered, its rkey
+   * no longer works, and a new acquire gives a fresh one.
+   */
+  get revoked(): boolean {
+    return this.#revoked;
+  }
+
   /** Gives the hold back. Idempotent. */
   release(): void {
     const e = this.entry;
     if (e === null) return;
     this.entry = null;
+    e.revocable?.delete(this);
     this.owner.releaseEntry(e);
+  }
+
+  /** @internal the cache drops this hold; it already took the entry's reference back. */
+  revoke(): void {
+    this.entry = null;
+    this.#revoked = true;
   }
 
   [Symbol.dispose](): void {

@@ -124,7 +124,7 @@ export class Endpoint implements Disposable {
   readonly #resources: Resources;
   readonly #sends: SlotQueue;
   readonly #recvs: SlotQueue;
-  readonly #exposed = new Map<CacheableMemory, { release(): void }>();
+  readonly #exposed = new Map<CacheableMemory, ReturnType<RegistrationSource['acquire']>>();
   #closed = false;
 
   private constructor(resources: Resources, qp: QueuePair) {
@@ -195,13 +195,24 @@ export class Endpoint implements Disposable {
    * Makes `view` reachable by the peer's write() and read(): registers it
    * (through the cache, held until unexpose() or close()) and returns what the
    * peer needs. The view is kept alive meanwhile. Exposing the same view again
-   * returns the same description.
+   * returns the same description, unless the memory behind it changed
+   * mapping meanwhile (munmap, mremap, ...): the cache then revoked the old
+   * registration (the peer's next access with the old description fails with
+   * a remote access error, never reaching the old pages) and this registers
+   * the view afresh, with a new rkey.
    */
   expose(view: CacheableMemory): RemoteBuffer {
     this.#assertOpen();
-    let reg = this.#exposed.get(view) as ReturnType<RegistrationSource['acquire']> | undefined;
+    this.cache.checkGeneration?.();
+    let reg = this.#exposed.get(view);
+    if (reg !== undefined && reg.revoked === true) {
+      this.#exposed.delete(view);
+      reg = undefined;
+    }
     if (reg === undefined) {
-      reg = this.cache.acquire(view, DEFAULT_ACCESS);
+      reg = this.cache.acquireRevocable
+        ? this.cache.acquireRevocable(view, DEFAULT_ACCESS)
+        : this.cache.acquire(view, DEFAULT_ACCESS);
       this.#exposed.set(view, reg);
     }
     return { address: `0x${reg.address.toString(16)}`, rkey: reg.rkey, length: reg.length };

@@ -221,6 +221,21 @@ export class MemoryMonitor {
     this.#native.watch(address, address + BigInt(length), cookie);
   }
 
+  /**
+   * Calls `fn` on the event loop whenever reports are waiting (the monitor's
+   * file polls readable), until called with null; the poll does not keep the
+   * process alive. Returns false if this backend cannot notify (userfaultfd,
+   * none): then changes are seen at the next generation check only.
+   * `fn` must drain, or the next turn of the loop calls it again.
+   * @internal
+   */
+  onChange(fn: (() => void) | null): boolean {
+    this.#live();
+    if (typeof this.#native.onReadable !== 'function') return false;
+    this.#native.onReadable(fn);
+    return true;
+  }
+
   /** Stops reporting `cookie`; a report not yet drained is discarded. */
   unwatch(cookie: bigint): void {
     this.#live();
