@@ -87,6 +87,12 @@ struct umn_file {
 	struct list_head pending;	/* struct umn_reg.report, FIFO */
 	unsigned long npending;
 	bool need_last;			/* a LAST is owed after the reports */
+	/*
+	 * Invalidations in progress (started, not ended) that could report.
+	 * A registration made while one is in progress may have missed it
+	 * (it was not in the tree when it started): it is reported at once.
+	 */
+	unsigned long active;
 	bool closing;			/* release() started: queue nothing */
 	/* MAPPING_ONLY with UMN_CAN_SNAPSHOT: allocated with the notifier. */
 	struct umn_deferred *deferred;	/* UMN_DEFERRED_SLOTS of them */
@@ -120,6 +126,10 @@ extern const struct file_operations umn_fops;
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r);
 int umn_unregister(struct umn_file *uf, u64 cookie);
 void umn_unregister_all(struct umn_file *uf);
+
+/* umn_notify.c, under uf->lock */
+bool umn_report_new(struct umn_file *uf, struct umn_reg *reg);
+void umn_wake(struct umn_file *uf);
 
 /* umn_notify.c */
 extern const struct mmu_notifier_ops umn_notifier_ops;

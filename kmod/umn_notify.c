@@ -119,7 +119,22 @@ static bool umn_report(struct umn_file *uf, unsigned long start,
 	return hit;
 }
 
-static void umn_wake(struct umn_file *uf)
+/*
+ * A registration just inserted while invalidations are in progress: any of
+ * them may change its pages without having seen it, so it is reported now
+ * (spurious at worst). Under uf->lock; returns whether it was queued.
+ */
+bool umn_report_new(struct umn_file *uf, struct umn_reg *reg)
+{
+	if (!uf->active || uf->closing)
+		return false;
+	umn_queue(uf, reg, reg->it.start, reg->it.last + 1);
+	WRITE_ONCE(*uf->counter, *uf->counter + 1);
+	WRITE_ONCE(uf->need_last, true);
+	return true;
+}
+
+void umn_wake(struct umn_file *uf)
 {
 	wake_up_interruptible(&uf->wait);
 	kill_fasync(&uf->fasync, SIGIO, POLL_IN);
@@ -268,6 +283,7 @@ static int umn_range_start(struct mmu_notifier *mn,
 		return 0;
 
 	spin_lock(&uf->lock);
+	uf->active++;
 	/* A deferred one takes a slot only if it hits a registration. */
 	if (!umn_first_hit(uf, range->start, range->end))
 		;
@@ -283,16 +299,22 @@ static int umn_range_start(struct mmu_notifier *mn,
 static void umn_range_end(struct mmu_notifier *mn,
 			  const struct mmu_notifier_range *range)
 {
-#if UMN_CAN_SNAPSHOT
 	struct umn_file *uf = container_of(mn, struct umn_file, mn);
+#if UMN_CAN_SNAPSHOT
 	unsigned long start, end;
-	bool hit = false;
 	unsigned int i;
+#endif
+	bool hit = false;
 
-	if (!uf->deferred)
+	/* Features are frozen before the notifier goes on: same test as start. */
+	if (umn_mapping_only(uf) && umn_protection_only(range))
 		return;
 	spin_lock(&uf->lock);
-	for (i = 0; i < UMN_DEFERRED_SLOTS; i++) {
+	/* An end whose start came before the notifier was on: not counted. */
+	if (uf->active)
+		uf->active--;
+#if UMN_CAN_SNAPSHOT
+	for (i = 0; uf->deferred && i < UMN_DEFERRED_SLOTS; i++) {
 		struct umn_deferred *d = &uf->deferred[i];
 
 		if (d->range != range)
@@ -303,10 +325,10 @@ static void umn_range_end(struct mmu_notifier *mn,
 			uf->nspared++;
 		d->range = NULL;
 	}
+#endif
 	spin_unlock(&uf->lock);
 	if (hit)
 		umn_wake(uf);
-#endif
 }
 
 /*

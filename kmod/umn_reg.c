@@ -102,6 +102,7 @@ static int umn_notifiers_on(struct umn_file *uf)
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 {
 	struct umn_reg *reg;
+	bool queued;
 	u32 features;
 	int ret;
 
@@ -148,10 +149,16 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	if (!umn_index_insert(uf, reg))
 		goto err_unlock;
 
-	/* From here on every invalidation that starts sees it. */
+	/*
+	 * From here on every invalidation that starts sees it; one already in
+	 * progress did not, so then it is reported at once.
+	 */
 	spin_lock(&uf->lock);
 	interval_tree_insert(&reg->it, &uf->tree);
+	queued = umn_report_new(uf, reg);
 	spin_unlock(&uf->lock);
+	if (queued)
+		umn_wake(uf);
 	uf->nregs++;
 	mutex_unlock(&uf->mutex);
 	mmput(uf->mm);

@@ -421,12 +421,16 @@ TEST_F(umn, madv_collapse)
 	int rc = -1, i;
 
 	ASSERT_NE(NULL, a);
-	/* Faulted in as small pages, then collapsing is allowed again. */
+	/*
+	 * Faulted in as small pages, then collapsing is allowed again, after
+	 * the counter is noted: khugepaged may collapse the range first, which
+	 * must be reported just the same.
+	 */
 	ASSERT_EQ(0, madvise(a, HPAGE, MADV_NOHUGEPAGE));
 	memset(a, 0x5a, HPAGE);
-	ASSERT_EQ(0, madvise(a, HPAGE, MADV_HUGEPAGE));
 	ASSERT_EQ(0, watch(self->fd, a + 16 * pg, pg, 1));
 	BEFORE();
+	ASSERT_EQ(0, madvise(a, HPAGE, MADV_HUGEPAGE));
 	for (i = 0; i < 10 && rc; i++)	/* EAGAIN: pages briefly busy */
 		rc = madvise(a, HPAGE, MADV_COLLAPSE);
 	ASSERT_EQ(0, rc) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
@@ -642,5 +646,53 @@ static void concurrent_case(struct __test_metadata *_metadata,
 
 TEST_F(umn, concurrent_cow_all_slots) { concurrent_case(_metadata, self, 8); }
 TEST_F(umn, concurrent_cow_one_slot) { concurrent_case(_metadata, self, 1); }
+
+/*
+ * A registration made while an invalidation is in progress elsewhere in the
+ * mm was not in the tree when that invalidation started, which may be about
+ * to change its pages: it must be reported at once. A thread unmaps a large
+ * populated region (a long zap); meanwhile this thread keeps registering an
+ * unrelated buffer under fresh cookies. Some of those registrations land
+ * inside the zap, and each of those must be reported.
+ */
+#define BIG_ZAP (128UL << 20)
+static volatile int zap_running;
+
+static void *zap_thread(void *arg)
+{
+	zap_running = 1;
+	munmap(arg, BIG_ZAP);
+	zap_running = 0;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(umn, register_during_invalidation, 120)
+{
+	char *big = map_anon(BIG_ZAP, 0);
+	char *q = map_anon(pg, 1);
+	__u64 cookie = 1000;
+	long inside = 0;
+	pthread_t th;
+	int reported;
+
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, q);
+	ASSERT_EQ(0, madvise(big, BIG_ZAP, MADV_NOHUGEPAGE));	/* one PTE per page: a long zap */
+	memset(big, 1, BIG_ZAP);
+	ASSERT_EQ(0, watch(self->fd, q, pg, cookie++));	/* the notifier is on */
+	BEFORE();
+	ASSERT_EQ(0, pthread_create(&th, NULL, zap_thread, big));
+	while (!zap_running)
+		;
+	while (zap_running) {
+		ASSERT_EQ(0, watch(self->fd, q, pg, cookie++));
+		inside++;
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	reported = drain(self->fd, NULL, 0, (uintptr_t)q, (uintptr_t)q + pg);
+	TH_LOG("%ld registrations during the zap window, %d reported", inside, reported);
+	ASSERT_LE(1, reported);
+	ASSERT_EQ(0x5a, q[0]);	/* q itself never changed */
+}
 
 TEST_HARNESS_MAIN

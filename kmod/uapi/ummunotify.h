@@ -28,8 +28,10 @@
  *      carrying value C, the counter is no longer C.
  *
  * A registration stays live after it is reported; it may be hit again. It
- * sees every invalidation that starts after REGISTER_REGION returned (one
- * already in progress on another thread may be missed, as in V2).
+ * sees every invalidation that starts after REGISTER_REGION returned. One
+ * made while any invalidation of the address space is in progress (on
+ * another thread) is reported at once, since that invalidation may change
+ * its pages without having seen it (the 2010 module could miss it).
  * Invalidations are page granular and the kernel sometimes invalidates more
  * than what changed (e.g. a 2 MiB range around a VMA cut, for its
  * transparent-huge-page check; MAPPING_ONLY skips that one when it changes
