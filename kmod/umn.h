@@ -28,6 +28,7 @@
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/version.h>
 #include <linux/wait.h>
 
@@ -68,8 +69,11 @@ struct umn_deferred {
 	unsigned long frame[UMN_SNAP_PAGES];
 };
 
+struct umn_user;
+
 struct umn_file {
 	struct mm_struct *mm;		/* the opener's mm, mmgrab()bed */
+	struct umn_user *user;		/* the opener's euid: its registration count */
 	struct page *counter_page;	/* mapped read-only by mmap() */
 	u64 *counter;			/* kernel address of the counter */
 
@@ -117,10 +121,19 @@ struct umn_reg {
 
 /* umn_main.c */
 extern unsigned long umn_max_registrations;
+extern unsigned long umn_max_user_registrations;
 extern unsigned int umn_deferred_slots;
 extern atomic_long_t umn_live_registrations;
 extern struct kmem_cache *umn_reg_cache;
 extern const struct file_operations umn_fops;
+
+/* umn_user.c */
+struct umn_user *umn_user_get(kuid_t uid);
+void umn_user_put(struct umn_user *u);
+bool umn_user_charge(struct umn_user *u);
+void umn_user_uncharge(struct umn_user *u, unsigned long n);
+long umn_user_count(const struct umn_user *u);
+int umn_users_show(char *buf);
 
 /* umn_reg.c */
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r);

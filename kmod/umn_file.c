@@ -7,6 +7,7 @@
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/cred.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -46,6 +47,11 @@ static int umn_open(struct inode *inode, struct file *filp)
 	INIT_LIST_HEAD(&uf->pending);
 	init_waitqueue_head(&uf->wait);
 
+	uf->user = umn_user_get(current_euid());
+	if (!uf->user) {
+		ret = -ENOMEM;
+		goto err_page;
+	}
 	mmgrab(current->mm);
 	uf->mm = current->mm;
 
@@ -57,6 +63,8 @@ static int umn_open(struct inode *inode, struct file *filp)
 
 err_mm:
 	mmdrop(uf->mm);
+	umn_user_put(uf->user);
+err_page:
 	__free_page(uf->counter_page);
 err_free:
 	kfree(uf);
@@ -68,6 +76,7 @@ static int umn_release(struct inode *inode, struct file *filp)
 	struct umn_file *uf = filp->private_data;
 
 	umn_unregister_all(uf);
+	umn_user_put(uf->user);
 	mmdrop(uf->mm);
 	__free_page(uf->counter_page);
 	mutex_destroy(&uf->mutex);
@@ -304,6 +313,9 @@ static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 
 	seq_printf(m, "ummunotify-features:\t%#x\n", READ_ONCE(uf->features));
 	seq_printf(m, "ummunotify-registrations:\t%lu\n", READ_ONCE(uf->nregs));
+	/* The opener's count across all its files, and the limit on it. */
+	seq_printf(m, "ummunotify-user-registrations:\t%ld\n", umn_user_count(uf->user));
+	seq_printf(m, "ummunotify-user-limit:\t%lu\n", READ_ONCE(umn_max_user_registrations));
 	seq_printf(m, "ummunotify-pending:\t%lu\n", npending);
 	seq_printf(m, "ummunotify-counter:\t%llu\n", counter);
 	seq_printf(m, "ummunotify-mm-alive:\t%d\n",

@@ -8,6 +8,8 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 
 #include "umn.h"
@@ -26,6 +28,21 @@ unsigned int umn_deferred_slots = UMN_DEFERRED_SLOTS;
 module_param_named(deferred_slots, umn_deferred_slots, uint, 0644);
 MODULE_PARM_DESC(deferred_slots,
 		 "Deferral slots per file for MAPPING_ONLY (0-8; 0: report every invalidation at its start)");
+
+/*
+ * Live registrations of one user across all its files. 0 at load: sized in
+ * umn_init() to 1% of RAM (the share inotify gives its watches), at least
+ * 65536 so a registration cache is usable on a small machine.
+ */
+unsigned long umn_max_user_registrations;
+module_param_named(max_user_registrations, umn_max_user_registrations, ulong, 0644);
+MODULE_PARM_DESC(max_user_registrations,
+		 "Live registrations per user, all files together (ENOSPC with UMMUNOTIFY_FEATURE_LIMIT, else ENOMEM); default: 1% of RAM");
+
+static int umn_param_get_users(char *buf, const struct kernel_param *kp)
+{
+	return umn_users_show(buf);
+}
 
 atomic_long_t umn_live_registrations = ATOMIC_LONG_INIT(0);
 
@@ -46,6 +63,24 @@ static const struct kernel_param_ops umn_live_ops = {
 module_param_cb(registrations, &umn_live_ops, NULL, 0444);
 MODULE_PARM_DESC(registrations, "Registrations live in all files (read-only)");
 
+static const struct kernel_param_ops umn_users_ops = {
+	.set = umn_param_set_readonly,
+	.get = umn_param_get_users,
+};
+module_param_cb(user_registrations, &umn_users_ops, NULL, 0444);
+MODULE_PARM_DESC(user_registrations,
+		 "Live registrations per user with a file open, one \"uid count\" line each (read-only)");
+
+#define UMN_USER_LIMIT_FLOOR 65536UL
+
+static unsigned long umn_default_user_limit(void)
+{
+	unsigned long ram = totalram_pages() << PAGE_SHIFT;
+	unsigned long cost = kmem_cache_size(umn_reg_cache);
+
+	return max(ram / 100 / cost, UMN_USER_LIMIT_FLOOR);
+}
+
 struct kmem_cache *umn_reg_cache;
 
 static struct miscdevice umn_misc = {
@@ -62,6 +97,8 @@ static int __init umn_init(void)
 	umn_reg_cache = KMEM_CACHE(umn_reg, SLAB_ACCOUNT);
 	if (!umn_reg_cache)
 		return -ENOMEM;
+	if (!umn_max_user_registrations)
+		umn_max_user_registrations = umn_default_user_limit();
 
 	ret = misc_register(&umn_misc);
 	if (ret)

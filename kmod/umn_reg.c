@@ -141,13 +141,18 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 		goto err_unlock;
 	}
 
+	if (!umn_user_charge(uf->user)) {
+		ret = (features & UMMUNOTIFY_FEATURE_LIMIT) ? -ENOSPC : -ENOMEM;
+		goto err_unlock;
+	}
+
 	ret = umn_notifiers_on(uf);
 	if (ret)
-		goto err_unlock;
+		goto err_uncharge;
 
 	ret = -EINVAL;
 	if (!umn_index_insert(uf, reg))
-		goto err_unlock;
+		goto err_uncharge;
 
 	/*
 	 * From here on every invalidation that starts sees it; one already in
@@ -164,6 +169,8 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	mmput(uf->mm);
 	return 0;
 
+err_uncharge:
+	umn_user_uncharge(uf->user, 1);
 err_unlock:
 	mutex_unlock(&uf->mutex);
 err_put:
@@ -187,6 +194,7 @@ int umn_unregister(struct umn_file *uf, u64 cookie)
 	}
 	rb_erase(&reg->node, &uf->regs);
 	uf->nregs--;
+	umn_user_uncharge(uf->user, 1);
 
 	/*
 	 * The notifier only reaches a registration through the interval tree
@@ -233,6 +241,7 @@ void umn_unregister_all(struct umn_file *uf)
 		cond_resched();
 	}
 	uf->tree = RB_ROOT_CACHED;
+	umn_user_uncharge(uf->user, uf->nregs);
 	uf->nregs = 0;
 	INIT_LIST_HEAD(&uf->pending);
 	uf->npending = 0;

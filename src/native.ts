@@ -273,6 +273,7 @@ export interface NativeAddon extends NativeVerbs {
   UmmunotifyMonitor: new (features: number) => NativeUmmunotifyMonitor;
   UserfaultfdMonitor: new (mode?: 'auto' | 'wp' | 'missing') => NativeUserfaultfdMonitor;
   UMMUNOTIFY_FEATURE_MAPPING_ONLY: number;
+  UMMUNOTIFY_FEATURE_LIMIT: number;
   /** Int32 [0] = this process's pid, rewritten in a fork()ed child. */
   pidCell: ArrayBuffer;
   testing: NativeTesting;

@@ -25,7 +25,7 @@
 #   KMOD_TESTS         space-separated binaries to run (default: all, fuzz last)
 set -u
 out=${1:?usage: run.sh <OUT dir>}
-tests=${KMOD_TESTS:-"t_abi t_paths t_matrix t_owner t_storm t_limit t_fuzz"}
+tests=${KMOD_TESTS:-"t_abi t_paths t_matrix t_owner t_storm t_limit t_user t_fuzz"}
 pass=0
 fail=0
 skip=0

@@ -4,7 +4,8 @@
  * invalid, unmapped, PROT_NONE, straddling and kernel pointers), reads,
  * polls, mmaps and address-space churn on a few shared files while the files
  * are closed and reopened under them, and forked children use them from
- * another address space. Afterwards no registration may be left,
+ * another address space; once as root and once (a quarter of the calls) as
+ * the unprivileged user nobody. Afterwards no registration may be left,
  * the module must unload (its exit path WARNs on a leak, which fails the VM
  * run), slab usage must be back to its baseline, and it must load again.
  *
@@ -14,6 +15,7 @@
  */
 #include "umn_test.h"
 
+#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -228,41 +230,23 @@ static void *fuzz_thread(void *arg)
 	return NULL;
 }
 
-static void drop_caches(void)
+/*
+ * The fuzz itself: threads hammer the shared files until @calls ioctls ran,
+ * then every file is closed.
+ */
+static void fuzz_run(long calls, long nthreads, unsigned long long seed)
 {
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
-	sync();
-	if (fd >= 0) {
-		if (write(fd, "3\n", 2) != 2)
-			(void)0;
-		close(fd);
-	}
-}
-
-TEST(fuzz_then_unload)
-{
-	long nthreads = env_long("UMN_FUZZ_THREADS", 4);
-	unsigned long long seed = (unsigned long long)env_long("UMN_FUZZ_SEED", (long)time(NULL));
-	const char *ko = getenv("UMMUNOTIFY_KO");
 	struct fuzzer fz[16];
 	pthread_t th[16];
 	struct timespec t0, t1;
-	long long slab0, slab1, live0;
 	double secs;
-	int i, fd;
+	int i;
 
 	pg = pgsz();
-	ioctls_target = env_long("UMN_FUZZ_CALLS", 1000000);
+	ioctls_target = calls;
 	REQUIRE(nthreads >= 1 && nthreads <= 16);
 	signal(SIGIO, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-
-	fd = umn_open(0, 0);	/* fails if the device is missing */
-	close(fd);
-	live0 = umn_param("registrations");
-	drop_caches();
-	slab0 = meminfo_kb("SUnreclaim");
 
 	arena = mmap(NULL, ARENA_PAGES * pg, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -278,8 +262,8 @@ TEST(fuzz_then_unload)
 	for (i = 0; i < NSLOTS; i++)
 		atomic_store(&slots[i], open_slot_fd(&fz[0]));
 
-	fprintf(stderr, "  fuzz: %ld ioctls, %ld threads, seed %llu\n",
-		ioctls_target, nthreads, seed);
+	fprintf(stderr, "  fuzz: %ld ioctls, %ld threads, seed %llu, uid %u\n",
+		ioctls_target, nthreads, seed, (unsigned)getuid());
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < (int)nthreads; i++)
 		REQUIRE(pthread_create(&th[i], NULL, fuzz_thread, &fz[i]) == 0);
@@ -296,6 +280,51 @@ TEST(fuzz_then_unload)
 	for (i = 0; i < NSLOTS; i++)
 		if (slots[i] >= 0)
 			close(slots[i]);
+}
+
+/*
+ * The same fuzz as an unprivileged user (nobody), a quarter of the calls:
+ * what any local user can do to the device. Afterwards nothing is left.
+ */
+TEST(fuzz_as_nobody)
+{
+	long calls = env_long("UMN_FUZZ_CALLS", 1000000) / 4;
+	long nthreads = env_long("UMN_FUZZ_THREADS", 4);
+	unsigned long long seed = (unsigned long long)env_long("UMN_FUZZ_SEED", (long)time(NULL));
+	long long live0 = umn_param("registrations");
+	int st;
+	pid_t pid;
+
+	CHECK_MSG(live0 >= 0, "module parameter 'registrations' unreadable");
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			CANNOT_RUN("cannot become nobody (not root?)");
+		fuzz_run(calls, nthreads, seed + 1);
+		exit(tf_failures ? 1 : 0);
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fuzz as nobody failed (status %#x)", st);
+	CHECK_EQ(umn_param("registrations"), live0);
+}
+
+TEST(fuzz_then_unload)
+{
+	long nthreads = env_long("UMN_FUZZ_THREADS", 4);
+	unsigned long long seed = (unsigned long long)env_long("UMN_FUZZ_SEED", (long)time(NULL));
+	const char *ko = getenv("UMMUNOTIFY_KO");
+	long long slab0, slab1, live0;
+	int i, fd;
+
+	fd = umn_open(0, 0);	/* fails if the device is missing */
+	close(fd);
+	live0 = umn_param("registrations");
+	drop_caches();
+	slab0 = meminfo_kb("SUnreclaim");
+
+	fuzz_run(env_long("UMN_FUZZ_CALLS", 1000000), nthreads, seed);
+
 	/* Every registration died with its file. */
 	CHECK_MSG(live0 >= 0, "module parameter 'registrations' unreadable");
 	CHECK_EQ(umn_param("registrations"), live0);
@@ -333,4 +362,4 @@ TEST(fuzz_then_unload)
 	CHECK_EQ(umn_param("registrations"), 0);
 }
 
-TF_MAIN(TF_CASE(fuzz_then_unload))
+TF_MAIN(TF_CASE(fuzz_as_nobody), TF_CASE(fuzz_then_unload))

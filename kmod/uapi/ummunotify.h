@@ -104,9 +104,12 @@
  *           EINVAL  (UMMUNOTIFY_FEATURE_STRICT) flags has an unknown bit,
  *                   reserved != 0, or end is past the user address space;
  *           ENOSPC  (UMMUNOTIFY_FEATURE_LIMIT) the file already holds
- *                   max_registrations registrations (module parameter);
- *           ENOMEM  out of memory, or (without UMMUNOTIFY_FEATURE_LIMIT) the
- *                   file already holds max_registrations registrations;
+ *                   max_registrations registrations, or the opener's user
+ *                   (effective uid at open) already holds
+ *                   max_user_registrations in all its files together
+ *                   (module parameters);
+ *           ENOMEM  out of memory, or (without UMMUNOTIFY_FEATURE_LIMIT) one
+ *                   of those two limits is reached;
  *           ESRCH   the file's address space has exited (only reachable
  *                   from another mm, without OWNER_ONLY);
  *           EINTR   a signal arrived while the file's first registration
@@ -124,6 +127,8 @@
  * -----------------------
  * Besides the usual lines: "ummunotify-features", "ummunotify-registrations",
  * "ummunotify-pending", "ummunotify-counter", "ummunotify-mm-alive",
+ * "ummunotify-user-registrations" and "ummunotify-user-limit" (the opener's
+ * count across all its files, and max_user_registrations),
  * "ummunotify-filter" (none: V2; protection: MAPPING_ONLY without frame
  * snapshots; frames: MAPPING_ONLY with them), "ummunotify-deferred" and
  * "ummunotify-spared" (invalidations deferred for a frame check, and those
@@ -133,6 +138,10 @@
  * Module parameters (/sys/module/ummunotify/parameters/)
  * ------------------------------------------------------
  *   max_registrations (rw, default 1048576): per-file registration limit.
+ *   max_user_registrations (rw, default 1% of RAM in registrations, at least
+ *     65536): live registrations of one user (the opener's effective uid)
+ *     across all its files; given back on UNREGISTER, close and exit.
+ *   user_registrations (ro): one "uid count" line per user with a file open.
  *   deferred_slots (rw, default 8, at most 8): invalidations a MAPPING_ONLY
  *     file may defer at once; 0 reports every one at its start.
  *   registrations (ro): registrations live in all files (a leak check).
@@ -223,9 +232,10 @@ struct ummunotify_register_ioctl {
 #define UMMUNOTIFY_FEATURE_STRICT (1U << 1)
 
 /*
- * A documented per-file registration limit: REGISTER_REGION fails with ENOSPC
- * once the file holds max_registrations registrations. The limit bounds
- * kernel memory, so it is enforced without this bit too, but then fails with
+ * Documented registration limits: REGISTER_REGION fails with ENOSPC once the
+ * file holds max_registrations registrations, or the opener's user holds
+ * max_user_registrations in all its files together. The limits bound kernel
+ * memory, so they are enforced without this bit too, but then fail with
  * ENOMEM (the errno V2 gave when it ran out of memory).
  */
 #define UMMUNOTIFY_FEATURE_LIMIT (1U << 2)

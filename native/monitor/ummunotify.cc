@@ -213,6 +213,7 @@ namespace {
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UmmunotifyMonitor", UmmunotifyMonitor::Define(env));
   exports.Set("UMMUNOTIFY_FEATURE_MAPPING_ONLY", Napi::Number::New(env, UMMUNOTIFY_FEATURE_MAPPING_ONLY));
+  exports.Set("UMMUNOTIFY_FEATURE_LIMIT", Napi::Number::New(env, UMMUNOTIFY_FEATURE_LIMIT));
 }
 
 Registrar registrar(Init);

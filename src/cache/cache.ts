@@ -16,6 +16,7 @@ const EIO = 5;
 const EBADF = 9;
 const EAGAIN = 11;
 const ENOMEM = 12;
+const ENOSPC = 28;
 
 /** Memory the cache accepts: any view of an ArrayBuffer or SharedArrayBuffer, or the buffer itself. */
 export type CacheableMemory = ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
@@ -66,6 +67,8 @@ export interface CacheStats {
   raceRetries: number;
   /** Registrations that hit ENOMEM and were retried after evicting. */
   enomemRetries: number;
+  /** Watches refused at the module's registration limit (ENOSPC) and retried after evicting. */
+  watchLimitRetries: number;
   /** Holds from acquireRevocable() revoked because their memory changed. */
   revocations: number;
   /**
@@ -170,6 +173,7 @@ export class RegistrationCache implements Releaser {
   #raceRetries = 0;
   #enomemRetries = 0;
   #drainFailures = 0;
+  #watchLimitRetries = 0;
   #revocations = 0;
   /** Whether the monitor's readability wakes this cache (revocable holds exist). */
   #woken = false;
@@ -339,6 +343,7 @@ export class RegistrationCache implements Releaser {
       raceRetries: this.#raceRetries,
       enomemRetries: this.#enomemRetries,
       drainFailures: this.#drainFailures,
+      watchLimitRetries: this.#watchLimitRetries,
       revocations: this.#revocations,
       memlockLimit: this.#memlock,
     };
@@ -450,7 +455,7 @@ export class RegistrationCache implements Releaser {
     for (let attempt = 0; ; attempt++) {
       const entry = new Entry(this.#nextId++, start, end, access);
       if (this.#monitor.verified) {
-        this.#monitor.watchNumbers(start, end, entry.id);
+        this.#watch(entry);
         entry.watched = true;
         this.#byId.set(entry.id, entry);
       }
@@ -483,6 +488,38 @@ export class RegistrationCache implements Releaser {
       if (attempt >= RACE_RETRIES) {
         throw new RdmaError(EAGAIN, 'acquire', 'the memory kept changing its mapping while being registered');
       }
+    }
+  }
+
+  /**
+   * Watches the entry's range. At the module's registration limit (ENOSPC:
+   * per user, max_user_registrations, or per file, max_registrations) unused
+   * entries are evicted, giving their watches back, and it tries once more.
+   */
+  #watch(entry: Entry): void {
+    try {
+      this.#monitor.watchNumbers(entry.start, entry.end, entry.id);
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown })?.code !== 'ENOSPC') throw err;
+    }
+    const evicted = this.#lru.size - 1;
+    this.#trim(Infinity);
+    this.#flushDead();
+    this.#watchLimitRetries++;
+    try {
+      this.#monitor.watchNumbers(entry.start, entry.end, entry.id);
+    } catch (err) {
+      if ((err as { code?: unknown })?.code !== 'ENOSPC') throw err;
+      throw new RdmaError(
+        ENOSPC,
+        'watch',
+        `/dev/ummunotify refused a registration even after evicting ${evicted} unused entries; ` +
+          `${this.#byId.size} watches stay in use by this cache. The module limits registrations per user ` +
+          `(all processes of this user together) and per file: raise ` +
+          `/sys/module/ummunotify/parameters/max_user_registrations (or max_registrations) as root, ` +
+          `or release registrations`,
+      );
     }
   }
 

@@ -180,7 +180,11 @@ export class MemoryMonitor {
   static #ummunotify(mappingOnly: boolean): MemoryMonitor {
     let impl;
     try {
-      impl = new native.UmmunotifyMonitor(mappingOnly ? native.UMMUNOTIFY_FEATURE_MAPPING_ONLY : 0);
+      // LIMIT: the module's registration limits fail with ENOSPC (V2 says
+      // ENOMEM, indistinguishable from running out of memory).
+      impl = new native.UmmunotifyMonitor(
+        (mappingOnly ? native.UMMUNOTIFY_FEATURE_MAPPING_ONLY : 0) | native.UMMUNOTIFY_FEATURE_LIMIT,
+      );
     } catch (err) {
       if (err instanceof RdmaError && err.code === 'ENOENT') {
         err.message += `: the ummunotify module is not loaded; ${INSTALL_HINT}`;

@@ -2,7 +2,7 @@
 // reads by evicting, and a real ENOMEM from ibv_reg_mr makes it evict unused
 // entries and retry, then fail with a clear error.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryMonitor, RegistrationCache } from '../../src/index.js';
@@ -55,5 +55,34 @@ describe('RegistrationCache under RLIMIT_MEMLOCK', () => {
     expect(out.error.message).toMatch(/ulimit -l/);
     expect(out.end.liveRegistrations).toBe(4);
     expect(out.liveAfterClose).toBe(0);
+  });
+
+  it('the module\'s per-user limit: evicts unused entries and retries, then a clear error (as nobody)', () => {
+    const param = '/sys/module/ummunotify/parameters/max_user_registrations';
+    const saved = readFileSync(param, 'utf8').trim();
+    const limit = 8;
+    writeFileSync(param, String(limit));
+    try {
+      const child = fileURLToPath(new URL('./cache-watch-limit-child.mjs', import.meta.url));
+      const res = spawnSync(process.execPath, [child, String(limit)], {
+        encoding: 'utf8',
+        timeout: 240_000,
+        uid: 65534,
+        gid: 65534,
+        cwd: '/',
+      });
+      expect(res.stderr).toBe('');
+      expect(res.status).toBe(0);
+      const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+      expect(out.uid).toBe(65534);
+      expect(out.full).toMatchObject({ entries: limit, watchLimitRetries: 0 });
+      expect(out.afterRetry).toMatchObject({ watchLimitRetries: 1, evictions: limit, entries: 1, liveRegistrations: 1 });
+      expect(out.error).toMatchObject({ name: 'RdmaError', code: 'ENOSPC' });
+      expect(out.error.message).toMatch(/max_user_registrations/);
+      expect(out.end.liveRegistrations).toBeGreaterThan(0);
+      expect(out.liveAfterClose).toBe(0);
+    } finally {
+      writeFileSync(param, saved);
+    }
   });
 });
