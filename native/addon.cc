@@ -16,9 +16,11 @@ Registrar::Registrar(InitFn fn) { Initializers().push_back(fn); }
 
 AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
+// setErrorClass(RdmaError, ClosedError?): the classes native errors are made of.
 static Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "error class must be a function");
   Data(info.Env()).errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  if (info[1].IsFunction()) Data(info.Env()).closedClass = Napi::Persistent(info[1].As<Napi::Function>());
   return info.Env().Undefined();
 }
 

@@ -14,7 +14,8 @@ struct Registrar {
 // Per-environment state (worker threads each get their own).
 class HandleCloses;
 struct AddonData {
-  Napi::FunctionReference errorClass;  // RdmaError, handed over by src/native.ts
+  Napi::FunctionReference errorClass;   // RdmaError, handed over by src/native.ts
+  Napi::FunctionReference closedClass;  // ClosedError (its subclass for use after close())
   HandleCloses* handleCloses = nullptr;  // libuv handles being closed (handle-closes.h)
 };
 AddonData& Data(Napi::Env env);

@@ -12,11 +12,14 @@ export function errnoCode(errno: number): string {
 }
 
 /**
- * A failure reported by the kernel, libibverbs or librdmacm.
+ * The base of every error this library makes itself (wrong arguments are
+ * `TypeError`/`RangeError` instead).
  *
  * `code` is the errno name ('ENOMEM'), `errno` its number and `syscall` the
  * call that failed ('ibv_reg_mr'). Completion errors use `code` 'ECOMM' and
- * carry the work completion status name in `status`.
+ * carry the work completion status name in `status`. Subclasses:
+ * {@link ClosedError} (`code` 'ERR_CLOSED', errno EBADF: an object used after
+ * its `close()`) and `DrainIncompleteError` (a monitor drain that failed part way).
  */
 export class RdmaError extends Error {
   readonly code: string;
@@ -32,5 +35,31 @@ export class RdmaError extends Error {
     this.code = code;
     this.errno = errno;
     this.syscall = syscall;
+  }
+}
+
+/** errno of a {@link ClosedError}: what the kernel says for a closed file descriptor. */
+const EBADF = 9;
+
+/**
+ * An object used after its `close()` (or `deregister()`), or an operation that
+ * was still pending when its object closed: `code` is always 'ERR_CLOSED',
+ * `errno` EBADF (9), and `syscall` names the closed object ('ProtectionDomain',
+ * 'Endpoint', 'MemoryMonitor', ...). No kernel call failed: nothing to retry on
+ * this object; open a new one.
+ *
+ *     try { await ep.write(buf, remote) } catch (err) {
+ *       if (err instanceof ClosedError) reconnect(); else throw err;
+ *     }
+ */
+export class ClosedError extends RdmaError {
+  declare readonly code: 'ERR_CLOSED';
+
+  /** `what`: the closed object's class; `detail`: the rest of the message ('is closed'). */
+  constructor(what: string, detail = 'is closed') {
+    super(EBADF, what);
+    this.name = 'ClosedError';
+    (this as { code: string }).code = 'ERR_CLOSED';
+    this.message = `${what} ${detail}`;
   }
 }

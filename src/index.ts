@@ -1,4 +1,4 @@
-export { RdmaError, errnoCode } from './errors.js';
+export { RdmaError, ClosedError, errnoCode } from './errors.js';
 export { listDevices, type DeviceInfo, type PortInfo } from './devices.js';
 export {
   Access,
@@ -22,7 +22,6 @@ export {
   type ConnectOptions,
   type ListenOptions,
   type AcceptOptions,
-  type ClosedError,
   type DeviceAttributes,
   type PortAttributes,
   type AccessFlags,

@@ -3,7 +3,7 @@
  * exports is declared here, and nothing else imports the .node file.
  */
 import { createRequire } from 'node:module';
-import { RdmaError } from './errors.js';
+import { ClosedError, RdmaError } from './errors.js';
 
 /** One port of an RDMA device, as ibv_query_port reports it. */
 export interface PortInfo {
@@ -267,7 +267,7 @@ export interface NativeVerbs {
 }
 
 export interface NativeAddon extends NativeVerbs {
-  setErrorClass(cls: typeof RdmaError): void;
+  setErrorClass(cls: typeof RdmaError, closed?: typeof ClosedError): void;
   listDevices(): DeviceInfo[];
   // memory monitor (native/monitor/)
   UmmunotifyMonitor: new (features: number) => NativeUmmunotifyMonitor;
@@ -293,7 +293,7 @@ function load(): NativeAddon {
         `(needs libibverbs-dev and librdmacm-dev): ${(err as Error).message}`,
     );
   }
-  addon.setErrorClass(RdmaError);
+  addon.setErrorClass(RdmaError, ClosedError);
   return addon;
 }
 

@@ -2,9 +2,14 @@
 
 #include <cmath>
 
+#include "addon.h"
+
 namespace regcache::verbs {
 
 void ThrowClosed(Napi::Env env, const char* what) {
+  Napi::FunctionReference& cls = Data(env).closedClass;
+  if (!cls.IsEmpty()) throw Napi::Error(env, cls.New({Napi::String::New(env, what)}));
+  // Only reachable if the loader was bypassed: the same code, on a plain Error.
   Napi::Error err = Napi::Error::New(env, std::string(what) + " is closed");
   err.Set("code", Napi::String::New(env, "ERR_CLOSED"));
   throw err;

@@ -8,7 +8,7 @@
 
 namespace regcache::verbs {
 
-// Use after close(): an Error whose code is 'ERR_CLOSED' (documented in src/verbs).
+// Use after close(): a ClosedError (src/errors.ts: code 'ERR_CLOSED', errno EBADF).
 [[noreturn]] void ThrowClosed(Napi::Env env, const char* what);
 
 // Argument checks. The TypeScript layer validates first; these keep the C++

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { RdmaError } from '../errors.js';
+import { ClosedError, RdmaError } from '../errors.js';
 import { DrainIncompleteError, MemoryMonitor } from '../monitor/monitor.js';
 import { native } from '../native.js';
 import { Entry, Ghost, type Registrar } from './entry.js';
@@ -13,7 +13,6 @@ const PAGE = native.testing.constants.pageSize;
 const GHOSTS = 1024;
 const RACE_RETRIES = 3;
 const EIO = 5;
-const EBADF = 9;
 const EAGAIN = 11;
 const ENOMEM = 12;
 const ENOSPC = 28;
@@ -201,7 +200,7 @@ export class RegistrationCache implements Releaser {
       throw new TypeError('monitor must be a MemoryMonitor');
     }
     const monitor = options.monitor ?? MemoryMonitor.open({ backend: 'auto' });
-    if (monitor.closed) throw new RdmaError(EBADF, 'RegistrationCache', 'the monitor is closed');
+    if (monitor.closed) throw new ClosedError('MemoryMonitor', 'is closed (RegistrationCache needs an open one)');
     if (claimed.has(monitor)) {
       throw new Error('RegistrationCache: this MemoryMonitor already serves another cache (give each cache its own)');
     }
@@ -586,7 +585,7 @@ export class RegistrationCache implements Releaser {
   }
 
   #sync(): void {
-    if (this.#closed) throw new RdmaError(EBADF, 'RegistrationCache', 'the cache is closed');
+    if (this.#closed) throw new ClosedError('RegistrationCache');
     if (this.#pidCell[0] !== this.#pid) this.#forked();
     try {
       this.#monitor.drainNumbers(this.#onReport);

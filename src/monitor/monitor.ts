@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { native, type NativeMonitor } from '../native.js';
-import { RdmaError } from '../errors.js';
+import { ClosedError, RdmaError } from '../errors.js';
 
 /** Which kernel mechanism a MemoryMonitor uses. */
 export type MonitorBackend = 'ummunotify' | 'userfaultfd' | 'none';
@@ -323,7 +323,7 @@ export class MemoryMonitor {
   }
 
   #live(): void {
-    if (this.#closed) throw new RdmaError(9 /* EBADF */, this.backend, 'monitor is closed');
+    if (this.#closed) throw new ClosedError('MemoryMonitor');
     if (this.#pidCell[0] !== this.#pid) {
       throw new RdmaError(5 /* EIO */, this.backend, `the monitor belongs to process ${this.#pid} (used after fork)`);
     }

@@ -8,6 +8,6 @@ export { QueuePair, type QueuePairOptions } from './qp.js';
 export { connect, type ConnectOptions } from './connect.js';
 export { listen, Listener, ConnectionRequest, type ListenOptions, type AcceptOptions } from './listener.js';
 export { WC_STATUS_NAMES } from './completion.js';
-export { closedError, type ClosedError } from './closed.js';
+export { closedError, ClosedError } from './closed.js';
 export { Resource } from './resource.js';
 export type { DeviceAttributes, PortAttributes, AccessFlags } from '../native.js';

@@ -254,7 +254,7 @@ describe('userfaultfd monitor', () => {
     expect(() => m.watch(0x1000n, PAGE, 2n)).toThrow(RdmaError);
     m.close();
     m.close();
-    expect(() => m.drain()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => m.drain()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED', errno: 9, syscall: 'MemoryMonitor' }));
     expect(() => MemoryMonitor.open({ backend: 'bogus' as never })).toThrow(RangeError);
     t.munmap(mem.address, mem.length);
   });

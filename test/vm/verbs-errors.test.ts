@@ -2,7 +2,8 @@
 // children, closing with operations in flight) and a table of wrong arguments
 // against live objects on rxe0.
 import { afterEach, describe, expect, it } from 'vitest';
-import { RdmaError, connect, listen, type QueuePair } from '../../src/index.js';
+import { ClosedError, RdmaError, connect, listen, type QueuePair } from '../../src/index.js';
+import { native } from '../../src/native.js';
 import { connectedPair, HOST, type Pair } from './verbs-helpers.js';
 
 let open: Pair[] = [];
@@ -104,6 +105,17 @@ describe('lifetime', () => {
     expect(thrown(() => cq.poll()).code).toBe('ERR_CLOSED');
     expect(thrown(() => ctx.allocPd()).code).toBe('ERR_CLOSED');
     expect(thrown(() => ctx.queryPort(1)).code).toBe('ERR_CLOSED');
+    expect(thrown(() => ctx.queryPort(1))).toBeInstanceOf(ClosedError);
+  });
+
+  it('a closed native object throws the same ClosedError (RdmaError, errno EBADF)', () => {
+    // Straight to the native class, past the TypeScript layer's own check.
+    const ctx = new native.Context(process.env.RDMA_REGCACHE_DEVICE);
+    ctx.close();
+    const err = thrown(() => ctx.queryPort(1));
+    expect(err).toBeInstanceOf(ClosedError);
+    expect(err).toBeInstanceOf(RdmaError);
+    expect(err).toMatchObject({ code: 'ERR_CLOSED', errno: 9, syscall: 'Context', message: 'Context is closed' });
   });
 
   it('closing a PD deregisters its MRs and closes its queue pairs first', async () => {
