@@ -3,6 +3,8 @@
 
 #include "handle-closes.h"
 
+#include <unistd.h>
+
 #include <vector>
 
 namespace regcache {
@@ -29,6 +31,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   data->handleCloses = HandleCloses::Install(env);
   env.SetInstanceData(data);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   for (InitFn fn : Initializers()) fn(env, exports);
   return exports;
 }

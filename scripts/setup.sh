@@ -75,12 +75,14 @@ newer_than() { # newer_than TARGET PATH...: true when TARGET is missing or older
 
 build_native() {
   cd "$ROOT"
-  local addon=build/Release/rdma_regcache.node
-  if newer_than "$addon" native kmod/uapi CMakeLists.txt package.json; then
-    log "building the native addon"
+  # The addon and the test-only addon (native/testing/), one cmake project.
+  local addon=build/Release/rdma_regcache.node testing=build/Release/rdma_regcache_testing.node
+  if newer_than "$addon" native kmod/uapi CMakeLists.txt package.json ||
+    newer_than "$testing" native kmod/uapi CMakeLists.txt package.json; then
+    log "building the native addons"
     npx cmake-js compile --directory . --out build --log-level error >"$CACHE/native-build.log" 2>&1 ||
       { cat "$CACHE/native-build.log" >&2; die "native build failed"; }
-    touch "$addon"
+    touch "$addon" "$testing"
   fi
 }
 

@@ -3,6 +3,7 @@
  * exports is declared here, and nothing else imports the .node file.
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { ClosedError, RdmaError } from './errors.js';
 
 /** One port of an RDMA device, as ibv_query_port reports it. */
@@ -61,42 +62,6 @@ export interface NativeUmmunotifyMonitor extends NativeMonitor {
 export interface NativeUserfaultfdMonitor extends NativeMonitor {
   readonly mode: 'wp' | 'missing';
   readonly userModeOnly: boolean;
-}
-
-/** Raw memory-map system calls for tests (native/testing/testing.cc). Not public API. */
-export interface NativeTesting {
-  mmap(length: bigint | number, prot?: number, flags?: number, address?: bigint): bigint;
-  munmap(address: bigint, length: bigint | number): void;
-  mremap(address: bigint, oldLength: bigint | number, newLength: bigint | number, flags?: number, newAddress?: bigint): bigint;
-  madvise(address: bigint, length: bigint | number, advice?: number): void;
-  mprotect(address: bigint, length: bigint | number, prot?: number): void;
-  shmAttach(length: bigint | number, address?: bigint): bigint;
-  shmDetach(address: bigint): void;
-  sbrk(increment: number): bigint;
-  /** Lowers the break by `length` only if it is still at `top`; false if malloc moved it meanwhile. */
-  sbrkRelease(top: bigint, length: number): boolean;
-  /**
-   * bytes: soft RLIMIT_MEMLOCK = bytes and, unless dropIpcLock is false, CAP_IPC_LOCK dropped
-   * from the effective set (pinning past it fails with ENOMEM even for root); null: both
-   * restored. Dropping the capability changes the credentials, after which uverbs/rdma_cm
-   * files opened before refuse write()-based commands (EACCES): only in a process of its own.
-   */
-  pinLimit(bytes: number | bigint | null, dropIpcLock?: boolean): void;
-  /** An ArrayBuffer over raw memory; dangles once the memory is unmapped. */
-  wrap(address: bigint, length: bigint | number): ArrayBuffer;
-  /** 'exit': the child _exit(0)s at once; 'return': the child returns 0 here. */
-  fork(mode?: 'exit' | 'return'): number;
-  waitpid(pid: number): number;
-  exit(code?: number): never;
-  getpid(): number;
-  /** The ummunotify monitor's next drain read() fails with `errno` after `afterReads` good ones. */
-  failNextDrainRead(errno: number, afterReads?: number): void;
-  readonly constants: Readonly<Record<
-    | 'pageSize' | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_ANONYMOUS'
-    | 'MAP_FIXED' | 'MAP_FIXED_NOREPLACE' | 'MAP_POPULATE' | 'MREMAP_MAYMOVE' | 'MREMAP_FIXED'
-    | 'MADV_DONTNEED' | 'MADV_FREE' | 'MADV_REMOVE' | 'MADV_NOHUGEPAGE',
-    number
-  >>;
 }
 
 // ---- verbs binding (native/verbs) ----
@@ -268,6 +233,8 @@ export interface NativeVerbs {
 
 export interface NativeAddon extends NativeVerbs {
   setErrorClass(cls: typeof RdmaError, closed?: typeof ClosedError): void;
+  /** sysconf(_SC_PAGESIZE). */
+  pageSize: number;
   listDevices(): DeviceInfo[];
   // memory monitor (native/monitor/)
   UmmunotifyMonitor: new (features: number) => NativeUmmunotifyMonitor;
@@ -276,21 +243,25 @@ export interface NativeAddon extends NativeVerbs {
   UMMUNOTIFY_FEATURE_LIMIT: number;
   /** Int32 [0] = this process's pid, rewritten in a fork()ed child. */
   pidCell: ArrayBuffer;
-  testing: NativeTesting;
+  /** Test hook for src/testing.ts only (native/fault-hook.cc): the next drain read() fails. */
+  __setDrainReadFault(errno: number, afterReads?: number): void;
 }
 
 const require = createRequire(import.meta.url);
 
 function load(): NativeAddon {
-  // src/ and dist/ both sit one level below the package root.
-  const path = new URL('../build/Release/rdma_regcache.node', import.meta.url).pathname;
+  // src/ and dist/ both sit one level below the package root. fileURLToPath,
+  // not URL.pathname: a path with spaces (or other escaped characters) must
+  // reach dlopen() as written, not percent-encoded.
+  const path = fileURLToPath(new URL('../build/Release/rdma_regcache.node', import.meta.url));
   let addon: NativeAddon;
   try {
     addon = require(path) as NativeAddon;
   } catch (err) {
     throw new Error(
-      `rdma-regcache: native addon not built at ${path}; run \`npm run build\` ` +
-        `(needs libibverbs-dev and librdmacm-dev): ${(err as Error).message}`,
+      `rdma-regcache: native addon not built at ${path}; run \`npm rebuild rdma-regcache\` ` +
+        `(or \`npm run build\` in its repository; needs cmake, g++, libibverbs-dev and librdmacm-dev): ` +
+        (err as Error).message,
     );
   }
   addon.setErrorClass(RdmaError, ClosedError);

@@ -6,9 +6,9 @@
 // Run: npx tsc -p tsconfig.json && node bench/cache/hit.mjs   (BENCH_QUICK=1 for a short run)
 import Benchmark from 'benchmark';
 import { MemoryMonitor, RegistrationCache } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { testing } from '../../dist/testing.js';
 
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 const INNER = 1000; // operations per benchmark call, to keep the harness's own cost out
 const quick = !!process.env.BENCH_QUICK;

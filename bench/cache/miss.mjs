@@ -6,9 +6,9 @@
 // Each miss needs fresh memory, so these are timed loops (median of ITER), not 'benchmark' suites.
 // Run: npm run vm -- 'npx tsc -p tsconfig.json && node bench/cache/miss.mjs'   (BENCH_ITER=n)
 import { MemoryMonitor, RegistrationCache, openDevice } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { testing } from '../../dist/testing.js';
 
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 const ITER = Number(process.env.BENCH_ITER ?? 30);
 const ACCESS = 1 | 2 | 4;

@@ -10,9 +10,9 @@
  */
 import Benchmark from 'benchmark';
 import { MemoryMonitor, RegistrationCache, type MonitorBackend } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 const PAGES = 1024; // views cycled through; the cache keeps far fewer, so each acquire misses
 const KEEP = 64;

@@ -14,9 +14,9 @@
  * chunks merge the same way), so it is the default; `guard: true` ends each
  * buffer with an inaccessible page, so every buffer is a VMA of its own.
  */
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 
-const t = native.testing;
+const t = testing;
 
 export class MappedBuffers {
   readonly views: Uint8Array[] = [];

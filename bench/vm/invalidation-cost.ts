@@ -6,10 +6,10 @@
  * iteration, after an untimed warm-up.
  */
 import { MemoryMonitor, RegistrationCache, type ProtectionDomain } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 import { spread } from '../lib/stats.js';
 
-const t = native.testing;
+const t = testing;
 const WARMUP = 20;
 
 export interface InvalidationCost {

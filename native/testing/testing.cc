@@ -4,7 +4,9 @@
 // module must notice (munmap, mremap, madvise, MAP_FIXED, shmdt, brk, fork),
 // which JavaScript cannot do by itself. Each function is a thin wrapper over one
 // system call; failures throw RdmaError with the call's errno. Addresses are
-// bigints. Not part of the public API.
+// bigints. Not part of the public API: this file is built as its own addon,
+// build/Release/rdma_regcache_testing.node (CMakeLists.txt), loaded only by
+// tests and benchmarks through src/testing.ts, and not shipped in the package.
 #include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -19,7 +21,6 @@
 
 #include "addon.h"
 #include "errors.h"
-#include "monitor/common.h"
 
 namespace regcache {
 namespace {
@@ -51,15 +52,6 @@ Napi::Value Big(Napi::Env env, const void* p) {
 }
 
 void* Ptr(uint64_t a) { return reinterpret_cast<void*>(static_cast<uintptr_t>(a)); }
-
-// failNextDrainRead(errno, afterReads?): the ummunotify monitor's next drain
-// read() fails with `errno` after `afterReads` successful reads (default 0).
-Napi::Value FailNextDrainRead(const Napi::CallbackInfo& info) {
-  monitor::ReadFault& fault = monitor::InjectedReadFault();
-  fault.err = static_cast<int>(ArgInt(info, 0, "errno", 0));
-  fault.after_reads = static_cast<int>(ArgInt(info, 1, "afterReads", 0));
-  return info.Env().Undefined();
-}
 
 // mmap(length, prot?, flags?, address?) -> address. Defaults: read/write,
 // private anonymous; an address adds no flag by itself (pass MAP_FIXED).
@@ -228,7 +220,6 @@ void Init(Napi::Env env, Napi::Object exports) {
   t.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   t.Set("exit", Napi::Function::New(env, Exit, "exit"));
   t.Set("getpid", Napi::Function::New(env, Getpid, "getpid"));
-  t.Set("failNextDrainRead", Napi::Function::New(env, FailNextDrainRead, "failNextDrainRead"));
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("pageSize", static_cast<double>(sysconf(_SC_PAGESIZE)));
@@ -248,7 +239,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   c.Set("MADV_REMOVE", MADV_REMOVE);
   c.Set("MADV_NOHUGEPAGE", MADV_NOHUGEPAGE);
   t.Set("constants", c);
-  exports.Set("testing", t);
+  exports.Set("testing", t);  // src/testing.ts hands this object out
 }
 
 Registrar registrar(Init);

@@ -9,7 +9,7 @@ import { Registration, type Releaser } from './registration.js';
 
 /** IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ */
 const DEFAULT_ACCESS = 1 | 2 | 4;
-const PAGE = native.testing.constants.pageSize;
+const PAGE = native.pageSize;
 const GHOSTS = 1024;
 const RACE_RETRIES = 3;
 const EIO = 5;

@@ -1,8 +1,8 @@
 // Shared by the cache unit tests: a fake registrar and page-aligned memory.
 import { RdmaError } from '../../src/errors.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 
-export const t = native.testing;
+export const t = testing;
 export const PAGE = t.constants.pageSize;
 export const BPAGE = BigInt(PAGE);
 

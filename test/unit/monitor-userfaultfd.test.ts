@@ -209,7 +209,7 @@ describe('userfaultfd monitor', () => {
       const P = BigInt(workerData.page);
       for (let i = workerData.from; i < workerData.to; i++) a.testing.munmap(BigInt(workerData.base) + BigInt(i) * P, workerData.page);
     `;
-    const addon = new URL('../../build/Release/rdma_regcache.node', import.meta.url).pathname;
+    const addon = fileURLToPath(new URL('../../build/Release/rdma_regcache_testing.node', import.meta.url));
     const seen = new Map<bigint, number>();
     const drain = () => {
       for (const e of m.drain()) {

@@ -3,9 +3,9 @@
 // a low RLIMIT_MEMLOCK. Prints one JSON line with what happened.
 import { readFileSync } from 'node:fs';
 import { MemoryMonitor, RegistrationCache, openDevice } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { testing } from '../../dist/testing.js';
 
-const t = native.testing;
+const t = testing;
 const KiB = 1024;
 const pinned = () => Number(/VmPin:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * KiB;
 const bytes = (a, n) => new Uint8Array(t.wrap(a, n)).fill(1);

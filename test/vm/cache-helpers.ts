@@ -1,10 +1,10 @@
 // Shared by the cache VM tests: a connected pair, a cache over its PD with the
 // real module, and RDMA WRITEs through the cache checked byte for byte.
 import { MemoryMonitor, RegistrationCache, type MemoryRegion } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 import { connectedPair, type Pair } from './verbs-helpers.js';
 
-export const t = native.testing;
+export const t = testing;
 export const PAGE = t.constants.pageSize;
 export const BPAGE = BigInt(PAGE);
 

@@ -4,9 +4,9 @@
 // with a clear error. A fake registrar stands in for ibv_reg_mr. Prints one
 // JSON line with what happened.
 import { MemoryMonitor, RegistrationCache } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { testing } from '../../dist/testing.js';
 
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 const limit = Number(process.argv[2]);
 let live = 0;

@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Endpoint, EndpointListener, RdmaError, RegisterPerOperation, type RegistrationCache } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 
 const HOST = process.env.RDMA_REGCACHE_IP ?? '192.0.2.1';
 const DEVICE = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
 // Outstanding operations in the concurrency test (CI size; raise for a soak).
 const CONCURRENT_OPS = Number(process.env.RDMA_REGCACHE_ENDPOINT_OPS ?? 2000);
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 
 async function pair(options: { cache?: 'per-operation'; queueDepth?: number } = {}) {

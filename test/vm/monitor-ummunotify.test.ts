@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DrainIncompleteError, MemoryMonitor, RegistrationCache, type MonitorEvent } from '../../src/index.js';
 import { FakeRegistrar } from '../unit/cache-helpers.js';
-import { native } from '../../src/native.js';
+import { testing } from '../../src/testing.js';
 
-const t = native.testing;
+const t = testing;
 const PAGE = t.constants.pageSize;
 const BPAGE = BigInt(PAGE);
 const { MADV_DONTNEED, MREMAP_MAYMOVE, MAP_FIXED, MAP_PRIVATE, MAP_ANONYMOUS } = t.constants;
