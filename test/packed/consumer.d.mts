@@ -1,0 +1,3 @@
+export const ROOT: string;
+export const CONSUMER: string;
+export const READY: string;
