@@ -15,6 +15,7 @@ export {
   Listener,
   ConnectionRequest,
   WC_STATUS_NAMES,
+  OpKind,
   type BufferSource,
   type ScatterEntry,
   type RemoteAddress,
@@ -43,6 +44,8 @@ export {
   type EndpointConnectOptions,
   type EndpointListenOptions,
   type EndpointRegistrations,
+  type EndpointStats,
+  type Progress,
   type RegistrationSource,
   type RemoteBuffer,
 } from './endpoint/index.js';

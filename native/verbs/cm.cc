@@ -145,6 +145,8 @@ CmId::CmId(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CmId>(info), env_(
 void CmId::DestroyQp() {
   if (id_ && id_->qp) rdma_destroy_qp(id_);
   sendCq_ = recvCq_ = nullptr;
+  list_ = nullptr;
+  if (!listRef_.IsEmpty()) listRef_.Reset();
   if (!pdRef_.IsEmpty()) pdRef_.Reset();
   if (!sendCqRef_.IsEmpty()) sendCqRef_.Reset();
   if (!recvCqRef_.IsEmpty()) recvCqRef_.Reset();
@@ -251,7 +253,7 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   CompletionQueue* rcq = UnwrapTagged<CompletionQueue>(info[2], "CompletionQueue");
   ibv_qp_init_attr a{};
   a.qp_type = IBV_QPT_RC;
-  a.sq_sig_all = 1;
+  a.sq_sig_all = 0;  // postSend signals every WR itself; postSendList chooses
   a.cap.max_send_wr = ArgU32(info, 3, "maxSendWr");
   a.cap.max_recv_wr = ArgU32(info, 4, "maxRecvWr");
   a.cap.max_send_sge = a.cap.max_recv_sge = ArgU32(info, 5, "maxSge");
@@ -273,6 +275,11 @@ Napi::Value CmId::CreateQp(const Napi::CallbackInfo& info) {
   sendCqRef_ = Napi::Persistent(info[1].As<Napi::Object>());
   recvCqRef_ = Napi::Persistent(info[2].As<Napi::Object>());
   maxInline_ = a.cap.max_inline_data;
+  {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_t{kListMax} * (kListStride + maxInline_));
+    list_ = static_cast<uint8_t*>(ab.Data());
+    listRef_ = Napi::Persistent(ab.As<Napi::Object>());
+  }
   Rearm();  // the QP is newer than the PD/CQs: release it before them at teardown
 
   Napi::Object o = Napi::Object::New(env);
@@ -386,6 +393,66 @@ Napi::Value CmId::PostRecv(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The descriptor buffer of postSendList (see cm.h); undefined before createQp.
+Napi::Value CmId::SendList(const Napi::CallbackInfo& info) {
+  if (listRef_.IsEmpty()) return info.Env().Undefined();
+  return listRef_.Value();
+}
+
+// (count): posts entries [0, count) of the descriptor buffer as one linked
+// list with one ibv_post_send. Returns count, or [posted, errno] when the
+// provider refused entry `posted` (those before it are on the wire).
+Napi::Value CmId::PostSendList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp* qp = Qp(env);
+  uint32_t n = ArgU32(info, 0, "count");
+  if (n < 1 || n > kListMax) throw Napi::RangeError::New(env, "count must be in [1, " + std::to_string(kListMax) + "]");
+  ibv_send_wr wr[kListMax];
+  ibv_sge sge[kListMax];
+  uint8_t* staging = list_ + size_t{kListMax} * kListStride;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint8_t* e = list_ + size_t{i} * kListStride;
+    uint64_t local, remote;
+    double wrId;
+    uint32_t length, lkey, rkey, flags;
+    std::memcpy(&local, e, 8);
+    std::memcpy(&remote, e + 8, 8);
+    std::memcpy(&wrId, e + 16, 8);
+    std::memcpy(&length, e + 24, 4);
+    std::memcpy(&lkey, e + 28, 4);
+    std::memcpy(&rkey, e + 32, 4);
+    std::memcpy(&flags, e + 36, 4);
+    uint32_t op = flags & 3;
+    bool staged = flags & (1u << 9);
+    if (op > 2) throw Napi::RangeError::New(env, "opcode must be 0 (write), 1 (read) or 2 (send)");
+    if (staged && (op == 1 || length > maxInline_)) throw Napi::RangeError::New(env, "inline entry too long or a READ");
+    wr[i] = ibv_send_wr{};
+    sge[i].addr = staged ? reinterpret_cast<uintptr_t>(staging + size_t{i} * maxInline_) : local;
+    sge[i].length = length;
+    sge[i].lkey = staged ? 0 : lkey;
+    wr[i].wr_id = static_cast<uint64_t>(wrId);
+    wr[i].sg_list = &sge[i];
+    wr[i].num_sge = length ? 1 : 0;
+    wr[i].opcode = op == 0 ? IBV_WR_RDMA_WRITE : op == 1 ? IBV_WR_RDMA_READ : IBV_WR_SEND;
+    if (flags & (1u << 8)) wr[i].send_flags |= IBV_SEND_SIGNALED;
+    if (length && op != 1 && (staged || length <= maxInline_)) wr[i].send_flags |= IBV_SEND_INLINE;
+    if (op != 2) {
+      wr[i].wr.rdma.remote_addr = remote;
+      wr[i].wr.rdma.rkey = rkey;
+    }
+    wr[i].next = i + 1 < n ? &wr[i + 1] : nullptr;
+  }
+  ibv_send_wr* bad = nullptr;
+  int err = ibv_post_send(qp, wr, &bad);
+  uint32_t posted = err ? static_cast<uint32_t>(bad ? bad - wr : 0) : n;
+  if (posted > 0) sendCq_->Ref();
+  if (!err) return Napi::Number::New(env, n);
+  Napi::Array r = Napi::Array::New(env, 2);
+  r.Set(0u, Napi::Number::New(env, posted));
+  r.Set(1u, Napi::Number::New(env, err));
+  return r;
+}
+
 Napi::Value CmId::QpState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rdma_cm_id* id = Id(env);
@@ -441,6 +508,8 @@ Napi::Function CmId::Define(Napi::Env env) {
                          InstanceMethod<&CmId::Disconnect>("disconnect"),
                          InstanceMethod<&CmId::PostSend>("postSend"),
                          InstanceMethod<&CmId::PostRecv>("postRecv"),
+                         InstanceMethod<&CmId::PostSendList>("postSendList"),
+                         InstanceMethod<&CmId::SendList>("sendList"),
                          InstanceMethod<&CmId::QpState>("qpState"),
                          InstanceMethod<&CmId::DestroyQpMethod>("destroyQp"),
                          InstanceMethod<&CmId::Addresses>("addresses"),

@@ -51,6 +51,8 @@ class CmId : public Napi::ObjectWrap<CmId>, public TeardownHook {
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value PostSend(const Napi::CallbackInfo& info);
   Napi::Value PostRecv(const Napi::CallbackInfo& info);
+  Napi::Value PostSendList(const Napi::CallbackInfo& info);
+  Napi::Value SendList(const Napi::CallbackInfo& info);
   Napi::Value QpState(const Napi::CallbackInfo& info);
   Napi::Value DestroyQpMethod(const Napi::CallbackInfo& info);
   Napi::Value Addresses(const Napi::CallbackInfo& info);
@@ -70,6 +72,19 @@ class CmId : public Napi::ObjectWrap<CmId>, public TeardownHook {
   CompletionQueue* recvCq_ = nullptr;
   Napi::ObjectReference pdRef_, sendCqRef_, recvCqRef_;
   uint32_t maxInline_ = 0;
+
+ public:
+  // Work-request descriptors shared with JS for postSendList (one doorbell per
+  // chain): kListMax entries of kListStride bytes, then kListMax inline
+  // staging areas of maxInline_ bytes each. Layout of one entry, little endian:
+  //   u64 localAddr | u64 remoteAddr | f64 wrId | u32 length | u32 lkey |
+  //   u32 rkey | u32 flags (bits 0-1 opcode, 8 signaled, 9 inline staged) | 8 pad
+  static constexpr uint32_t kListMax = 128;
+  static constexpr uint32_t kListStride = 48;
+
+ private:
+  Napi::ObjectReference listRef_;
+  uint8_t* list_ = nullptr;
 
   // Connection requests handed to JS and not adopted yet: their ids live on
   // our channel, so they are destroyed before it.

@@ -18,6 +18,22 @@ export interface PendingOp {
 let nextWrId = 1;
 
 /**
+ * @internal Work request ids from ROUTE_BASE up belong to a router (a queue
+ * pair's send chain): ROUTE_BASE + tag * 2^32 + sequence. Every value stays
+ * an exact double (< 2^53).
+ */
+export const ROUTE_BASE = 2 ** 52;
+export const ROUTE_SPAN = 2 ** 32;
+const MAX_TAGS = 2 ** 20;
+
+/** @internal Settles the operations of one send chain from their completions. */
+export interface CompletionRouter {
+  /** Operations posted or queued and not yet settled. */
+  readonly outstanding: number;
+  complete(wrId: number, status: number, byteLen: number, vendorErr: number): void;
+}
+
+/**
  * A completion queue with its completion channel watched by libuv: posted
  * operations are promises settled from the event loop, and an idle process
  * uses no CPU (the watch keeps the loop alive only while operations are
@@ -31,8 +47,10 @@ export class CompletionQueue extends Resource {
   /** Completions it can hold (as the device rounded it). */
   readonly depth: number;
   readonly #pending = new Map<number, PendingOp>();
+  readonly #routes = new Map<number, CompletionRouter>();
   readonly #slots: Float64Array;
   #reserved = 0;
+  #nextTag = 0;
 
   /** @internal use Context.createCq() */
   constructor(context: Context, depth: number) {
@@ -45,7 +63,25 @@ export class CompletionQueue extends Resource {
 
   /** Operations posted to queues using this CQ whose completion has not arrived. */
   get pending(): number {
-    return this.#pending.size;
+    let n = this.#pending.size;
+    for (const r of this.#routes.values()) n += r.outstanding;
+    return n;
+  }
+
+  /** @internal Attaches a router; returns the tag its work request ids carry. */
+  route(router: CompletionRouter): number {
+    if (this.#routes.size >= MAX_TAGS) throw new RangeError('too many send chains on one completion queue');
+    while (this.#routes.has(this.#nextTag)) this.#nextTag = (this.#nextTag + 1) % MAX_TAGS;
+    const tag = this.#nextTag;
+    this.#nextTag = (tag + 1) % MAX_TAGS;
+    this.#routes.set(tag, router);
+    return tag;
+  }
+
+  /** @internal */
+  unroute(tag: number): void {
+    this.#routes.delete(tag);
+    if (this.pending === 0 && !this.closed) this.native.unref();
   }
 
   /**
@@ -69,7 +105,7 @@ export class CompletionQueue extends Resource {
   /** @internal Forgets an operation whose post failed. */
   untrack(wrId: number): void {
     this.#pending.delete(wrId);
-    if (this.#pending.size === 0) this.native.unref();
+    if (this.pending === 0) this.native.unref();
   }
 
   /** @internal Rejects every pending operation of `owner` (its queue pair closes). */
@@ -79,7 +115,7 @@ export class CompletionQueue extends Resource {
       this.#pending.delete(id);
       op.reject(err());
     }
-    if (this.#pending.size === 0 && !this.closed) this.native.unref();
+    if (this.pending === 0 && !this.closed) this.native.unref();
   }
 
   /** @internal Claims room for `n` more completions; RangeError if the CQ is too small. */
@@ -101,7 +137,12 @@ export class CompletionQueue extends Resource {
     const s = this.#slots;
     for (let i = 0; i < count; i++) {
       const o = i * 6;
-      const op = this.#pending.get(s[o]!);
+      const id = s[o]!;
+      if (id >= ROUTE_BASE) {
+        this.#routes.get(Math.floor((id - ROUTE_BASE) / ROUTE_SPAN))?.complete(id, s[o + 1]!, s[o + 3]!, s[o + 5]!);
+        continue;
+      }
+      const op = this.#pending.get(id);
       if (op === undefined) continue; // its queue pair was closed: already rejected
       this.#pending.delete(s[o]!);
       op.owner.completed(op.kind);
@@ -109,7 +150,7 @@ export class CompletionQueue extends Resource {
       if (status === 0) op.resolve(op.kind === OpKind.RECV ? s[o + 3]! : undefined);
       else op.reject(completionError(op.kind, status, s[o + 5]!));
     }
-    return this.#pending.size;
+    return this.#routes.size === 0 ? this.#pending.size : this.pending;
   };
 
   protected release(): void {

@@ -7,7 +7,7 @@ export { CompletionQueue } from './cq.js';
 export { QueuePair, type QueuePairOptions } from './qp.js';
 export { connect, type ConnectOptions } from './connect.js';
 export { listen, Listener, ConnectionRequest, type ListenOptions, type AcceptOptions } from './listener.js';
-export { WC_STATUS_NAMES } from './completion.js';
+export { WC_STATUS_NAMES, OpKind } from './completion.js';
 export { closedError, ClosedError } from './closed.js';
 export { Resource } from './resource.js';
 export type { DeviceAttributes, PortAttributes, AccessFlags } from '../native.js';

@@ -7,6 +7,7 @@ import { CompletionQueue, type PendingOp } from './cq.js';
 import type { RemoteAddress, ScatterEntry } from './mr.js';
 import { ProtectionDomain } from './pd.js';
 import { Resource } from './resource.js';
+import { bytesOf, SendChain, type SendChainStats } from './send-chain.js';
 import { checkInstance, checkObject, checkOptionalInteger, describe, U32_MAX } from './validate.js';
 
 /** What a queue pair is built from. */
@@ -22,6 +23,8 @@ export interface QueuePairOptions {
   maxRecvWr?: number;
   /** WRITE/SEND up to this many bytes go inline (copied at post time; default 0). */
   maxInlineData?: number;
+  /** queue(): one work request in this many is signaled, and the last of each chain (default 16). */
+  signalEvery?: number;
 }
 
 /** @internal */
@@ -32,6 +35,7 @@ export interface ResolvedQpOptions {
   maxSendWr: number;
   maxRecvWr: number;
   maxInlineData: number;
+  signalEvery: number;
 }
 
 /** @internal Validates QueuePairOptions (TypeError/RangeError). */
@@ -49,6 +53,7 @@ export function checkQpOptions(options: unknown): ResolvedQpOptions {
     maxSendWr: checkOptionalInteger(o.maxSendWr, 'options.maxSendWr', 1, 1 << 20, 128),
     maxRecvWr: checkOptionalInteger(o.maxRecvWr, 'options.maxRecvWr', 1, 1 << 20, 128),
     maxInlineData: checkOptionalInteger(o.maxInlineData, 'options.maxInlineData', 0, 1 << 16, 0),
+    signalEvery: checkOptionalInteger(o.signalEvery, 'options.signalEvery', 1, 1 << 16, 16),
   };
 }
 
@@ -109,6 +114,8 @@ export class QueuePair extends Resource {
   /** Resolves once the connection is torn down (by either side). */
   readonly disconnected: Promise<void>;
   readonly #ch: CmChannel;
+  readonly #signalEvery: number;
+  #chain: SendChain | undefined;
   #sends = 0;
   #recvs = 0;
   #isDisconnected = false;
@@ -148,6 +155,7 @@ export class QueuePair extends Resource {
     }
     this.maxSendWr = o.maxSendWr;
     this.maxRecvWr = o.maxRecvWr;
+    this.#signalEvery = o.signalEvery;
     this.#ch = ch;
     this.disconnected = new Promise((resolve) => (this.#markDisconnected = resolve));
     ch.onEvent = (ev) => this.#onEvent(ev);
@@ -193,6 +201,51 @@ export class QueuePair extends Resource {
   /** Posts a RECV into `local`; resolves with the number of bytes received. */
   recv(local: ScatterEntry, keepAlive?: unknown): Promise<number> {
     return this.#post(OpKind.RECV, local, undefined, keepAlive) as Promise<number>;
+  }
+
+  /**
+   * Queues a WRITE, READ or SEND to be posted at the end of this tick together
+   * with the others queued meanwhile: one chain, one ibv_post_send, only one
+   * work request in `signalEvery` (and the last of the chain) signaled. A
+   * signaled completion settles the unsignaled operations before it; a failed
+   * one rejects its operation and those posted after it (flushed), not those
+   * before. `local` is registered memory, or (WRITE/SEND only) a view of at
+   * most `maxInlineData` bytes sent inline: copied at post time, no
+   * registration needed. Wrong arguments, a closed queue pair and a full send
+   * queue throw synchronously; a post refused by the provider rejects.
+   */
+  queue(kind: OpKind, local: ScatterEntry | ArrayBufferView | ArrayBuffer, remote?: RemoteAddress, keepAlive?: unknown): Promise<void> {
+    this.assertOpen();
+    if (kind !== OpKind.WRITE && kind !== OpKind.READ && kind !== OpKind.SEND)
+      throw new RangeError(`kind must be OpKind.WRITE, READ or SEND, got ${describe(kind)}`);
+    let bytes: Uint8Array | undefined;
+    if (ArrayBuffer.isView(local) || local instanceof ArrayBuffer || local instanceof SharedArrayBuffer) {
+      bytes = bytesOf(local);
+      if (kind === OpKind.READ) throw new TypeError('a READ needs registered memory (a ScatterEntry)');
+      if (bytes.length > this.maxInlineData)
+        throw new RangeError(`inline data is at most ${this.maxInlineData} bytes on this queue pair, got ${bytes.length}`);
+    } else checkSge(local);
+    if (kind !== OpKind.SEND) checkRemote(remote!);
+    if (this.#sends >= this.maxSendWr)
+      throw new RdmaError(constants.errno.ENOMEM, 'ibv_post_send', `send queue full: ${this.maxSendWr} operations in flight`);
+    this.#chain ??= this.#makeChain();
+    this.#sends++;
+    return this.#chain.queue(kind, bytes === undefined ? (local as ScatterEntry) : undefined, bytes, kind === OpKind.SEND ? undefined : remote, keepAlive);
+  }
+
+  /** Counters of queue(): work requests, doorbells, signaled, inline. */
+  get chainStats(): SendChainStats {
+    return { ...(this.#chain?.stats ?? { posted: 0, doorbells: 0, signaled: 0, inline: 0 }) };
+  }
+
+  /** @internal Called after each chain posted by queue() (the poll-mode progress engine hooks here). */
+  set onChainPosted(f: (() => void) | undefined) {
+    this.#chain ??= this.#makeChain();
+    this.#chain.onPosted = f;
+  }
+
+  #makeChain(): SendChain {
+    return new SendChain(this.#ch.id, this.sendCq, this.#signalEvery, this.maxInlineData, (kind) => this.completed(kind));
   }
 
   #post(kind: OpKind, local: ScatterEntry, remote: RemoteAddress | undefined, keepAlive: unknown): Promise<number | undefined> {
@@ -280,6 +333,7 @@ export class QueuePair extends Resource {
 
   protected release(): void {
     const err = () => closedError('QueuePair', 'was closed with the operation in flight');
+    this.#chain?.close(err);
     this.sendCq.cancel(this, err);
     if (this.recvCq !== this.sendCq) this.recvCq.cancel(this, err);
     this.#ch.fail(closedError('QueuePair'));

@@ -212,3 +212,163 @@ describe('Endpoint failures and lifetime', () => {
     t.munmap(b, len);
   });
 });
+
+describe("Endpoint small messages: 'poll' progress, inline data, chained posts with selective signaling", () => {
+  async function pairWith(options: Record<string, unknown>) {
+    const listener = await Endpoint.listen({ device: DEVICE, host: HOST, port: 0, ...options });
+    const [server, client] = await Promise.all([
+      listener.accept(),
+      Endpoint.connect({ device: DEVICE, host: HOST, port: listener.port, ...options }),
+    ]);
+    listener.close();
+    return { server, client };
+  }
+
+  it("'poll' mode: mixed writes/reads/sends keep their order and results, and a timer fires during a long run", async () => {
+    const { server, client } = await pairWith({ progress: 'poll' });
+    expect(client.progress).toBe('poll');
+    const target = Buffer.alloc(4 << 20);
+    const remote = server.expose(target);
+    // A long run of dependent rounds: each round writes, then reads back what it wrote.
+    let fired = 0;
+    const timer = setInterval(() => fired++, 5);
+    const order: number[] = [];
+    const sizes = [8, 200, 300, 4096, 65_536];
+    let mismatches = 0;
+    const t0 = Date.now();
+    for (let round = 0; Date.now() - t0 < 1500 || round < 20; round++) {
+      const srcs = sizes.map((n, i) => {
+        const b = Buffer.alloc(n);
+        fill(b, round * 7 + i);
+        return b;
+      });
+      const ops = srcs.map((b, i) => client.write(b, remote, i * 65_536).then(() => order.push(round * 10 + i)));
+      await Promise.all(ops);
+      const backs = srcs.map((b) => Buffer.alloc(b.length));
+      await Promise.all(backs.map((b, i) => client.read(b, remote, i * 65_536)));
+      srcs.forEach((b, i) => {
+        if (!backs[i]!.equals(b) || !target.subarray(i * 65_536, i * 65_536 + b.length).equals(b)) mismatches++;
+      });
+    }
+    clearInterval(timer);
+    expect(mismatches).toBe(0);
+    // Completions settle in posting order.
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(fired).toBeGreaterThan(0);
+    // SEND/RECV in poll mode.
+    const inbox = Buffer.alloc(32);
+    const got = server.recv(inbox);
+    await client.send(Buffer.from('polled'));
+    expect(await got).toBe(6);
+    // A timer scheduled while thousands of operations are in flight fires before they all finish.
+    let timerFired = false;
+    let doneBeforeTimer = true;
+    const many = Array.from({ length: 3000 }, (_, i) => client.write(Buffer.alloc(64, i & 0xff), remote, (i % 1000) * 64));
+    setTimeout(() => {
+      timerFired = true;
+    }, 1);
+    const all = Promise.all(many).then(() => {
+      doneBeforeTimer = !timerFired;
+    });
+    await all;
+    expect(timerFired).toBe(true);
+    expect(doneBeforeTimer).toBe(false);
+    client.close();
+    server.close();
+  });
+
+  it('inline writes and sends are byte for byte, skip the cache and are counted', async () => {
+    const { server, client } = await pairWith({ inline: 256 });
+    expect(client.qp.maxInlineData).toBeGreaterThanOrEqual(64);
+    const limit = Math.min(256, client.qp.maxInlineData);
+    const target = Buffer.alloc(1 << 16);
+    const remote = server.expose(target);
+    const cache = client.cache as RegistrationCache;
+    const before = cache.stats();
+    const sizes = [1, 7, 8, 63, 64, 100, limit - 1, limit];
+    // Views of every kind, with odd offsets, including ones V8 keeps on its heap (small typed arrays).
+    const views: Uint8Array[] = [];
+    for (const n of sizes) {
+      const big = new Uint8Array(n + 5);
+      const v = big.subarray(5);
+      fill(v, n);
+      views.push(v);
+    }
+    await Promise.all(views.map((v, i) => client.write(v, remote, i * 512)));
+    views.forEach((v, i) => expect(target.subarray(i * 512, i * 512 + v.length).equals(v)).toBe(true));
+    const dv = new DataView(new ArrayBuffer(16));
+    dv.setFloat64(0, Math.PI);
+    dv.setFloat64(8, Math.E);
+    await client.write(dv, remote, 8000);
+    expect(target.readDoubleBE(8000)).toBe(Math.PI);
+    expect(target.readDoubleBE(8008)).toBe(Math.E);
+    const inbox = Buffer.alloc(limit);
+    const got = server.recv(inbox);
+    const msg = Buffer.alloc(limit);
+    fill(msg, 99);
+    await client.send(msg);
+    expect(await got).toBe(limit);
+    expect(inbox.equals(msg)).toBe(true);
+    const after = cache.stats();
+    expect(after.hits + after.misses).toBe(before.hits + before.misses);
+    expect(client.stats().inline).toBe(sizes.length + 2);
+    // One byte over the limit goes through the cache.
+    const over = Buffer.alloc(limit + 1, 3);
+    await client.write(over, remote, 9000);
+    expect(target.subarray(9000, 9001 + limit).equals(over)).toBe(true);
+    expect(client.stats().inline).toBe(sizes.length + 2);
+    expect(cache.stats().hits + cache.stats().misses).toBe(before.hits + before.misses + 1);
+    client.close();
+    server.close();
+  });
+
+  it('operations issued in one tick go out as one chain, one in N signaled', async () => {
+    const { server, client } = await pairWith({ signalEvery: 8 });
+    const target = Buffer.alloc(1 << 20);
+    const remote = server.expose(target);
+    const srcs = Array.from({ length: 100 }, (_, i) => {
+      const b = Buffer.alloc(i % 2 ? 48 : 2048);
+      fill(b, i);
+      return b;
+    });
+    const s0 = client.stats();
+    await Promise.all(srcs.map((b, i) => client.write(b, remote, i * 4096)));
+    const s1 = client.stats();
+    expect(s1.operations - s0.operations).toBe(100);
+    expect(s1.doorbells - s0.doorbells).toBe(1);
+    expect(s1.signaled - s0.signaled).toBe(13); // 12 every 8th, and the last of the chain
+    srcs.forEach((b, i) => expect(target.subarray(i * 4096, i * 4096 + b.length).equals(b)).toBe(true));
+    client.close();
+    server.close();
+  });
+
+  for (const progress of ['event', 'poll'] as const) {
+    it(`a failed operation in the middle of a chain rejects it and those after it, not those before (${progress})`, async () => {
+      const { server, client } = await pairWith({ signalEvery: 64, progress });
+      const target = Buffer.alloc(1 << 20);
+      const remote = server.expose(target);
+      const bad = { ...remote, rkey: (remote.rkey + 0x100) >>> 0 };
+      const srcs = Array.from({ length: 20 }, (_, i) => {
+        const b = Buffer.alloc(i % 2 ? 32 : 1024);
+        fill(b, i + 1);
+        return b;
+      });
+      const settled = await Promise.allSettled(srcs.map((b, i) => client.write(b, i === 10 ? bad : remote, i * 4096)));
+      expect(client.stats().doorbells).toBe(1);
+      for (let i = 0; i < 10; i++) {
+        expect(settled[i]!.status).toBe('fulfilled');
+        expect(target.subarray(i * 4096, i * 4096 + srcs[i]!.length).equals(srcs[i]!)).toBe(true);
+      }
+      const failed = (settled[10] as PromiseRejectedResult).reason as RdmaError;
+      expect(failed).toBeInstanceOf(RdmaError);
+      expect(failed.status).toMatch(/IBV_WC_(REM_ACCESS_ERR|REM_INV_REQ_ERR|REM_OP_ERR)/);
+      for (let i = 11; i < 20; i++) {
+        expect(settled[i]!.status).toBe('rejected');
+        expect(((settled[i] as PromiseRejectedResult).reason as RdmaError).status).toBe('IBV_WC_WR_FLUSH_ERR');
+      }
+      expect(client.pending).toEqual({ inFlight: 0, waiting: 0 });
+      client.close();
+      server.close();
+    });
+  }
+});
