@@ -20,7 +20,7 @@ import { guestKernelProblems, kernelReport, serialKernelProblems } from './kerne
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = join(ROOT, '.cache', 'vm');
 const FAILED = join(CACHE, 'failed');
-const KEEP_FAILED = Number(process.env.RDMA_REGCACHE_VM_KEEP_FAILED ?? 20);
+const KEEP_FAILED = Number(process.env.RDMA_REGCACHE_VM_KEEP_FAILED || 20);
 const GUEST_IP = '192.0.2.1';
 
 // The emulated CPU and TCG's threading (the README's VM section has the
@@ -288,7 +288,9 @@ qemu.on('close', () => {
       : `vm: no kernel report on the serial console; its last lines:\n${report.lines.filter((l) => l && !BOOT_NOISE.test(l)).join('\n')}`);
   }
   const boot = serial.match(/vm: ready \([^,]+, ([\d.]+)s after boot\)/);
-  if (status !== 0) {
+  // RDMA_REGCACHE_VM_KEEP_FAILED=0: this run's logs are not kept (a test of the
+  // harness that fails on purpose), and the kept ones stay as they are.
+  if (status !== 0 && KEEP_FAILED > 0) {
     const dir = keepFailed({
       kernel: values.kernel, kver, cpu: values.cpu, accel, smp: values.smp, command, status, reason,
       seconds, bootSeconds: boot ? Number(boot[1]) : null, started: startedAt.toISOString(),
