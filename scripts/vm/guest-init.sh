@@ -37,6 +37,14 @@ done
 # KROOT (unpacked kernel), KO (our module for this kernel), PROJECT (project root)
 . "$JOB/vm.env"
 
+# Only the project (with its .cache: the job folder, the guest kernels) may be
+# written from here: the rest of the host's root is read-only in the guest, so
+# a wrong path in a test cannot damage the host. The project becomes a mount
+# of its own, then the root's mount is flagged read-only (a per-mount flag:
+# the project's bind mount and the tmpfs mounts below stay writable).
+mount --bind "$PROJECT" "$PROJECT" || fail_setup "bind mount of $PROJECT"
+mount -o remount,bind,ro / || fail_setup "read-only remount of /"
+
 # Guest-private scratch on /tmp and /run, so the host's stay untouched, unless
 # the project itself lives there (a clone in /tmp): then the guest must see it.
 for dir in /tmp /run; do

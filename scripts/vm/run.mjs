@@ -33,18 +33,35 @@ const GUEST_IP = '192.0.2.1';
 const DEFAULT_CPU = 'Nehalem';
 const DEFAULT_ACCEL = 'tcg,thread=single';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    kernel: { type: 'string', default: process.env.RDMA_REGCACHE_KERNEL ?? '6.1' },
-    timeout: { type: 'string', default: process.env.RDMA_REGCACHE_VM_TIMEOUT ?? '900' },
-    memory: { type: 'string', default: process.env.RDMA_REGCACHE_VM_MEMORY ?? '3G' },
-    cpu: { type: 'string', default: process.env.RDMA_REGCACHE_VM_CPU || DEFAULT_CPU },
-    accel: { type: 'string', default: process.env.RDMA_REGCACHE_VM_ACCEL || DEFAULT_ACCEL },
-    smp: { type: 'string', default: process.env.RDMA_REGCACHE_VM_SMP || '2' },
-  },
-});
-const command = positionals.join(' ');
+// The harness's options come first; everything from the first other word on
+// is the command's, options included (`npm run vm -- node --expose-gc x.mjs`).
+// Several words are joined with spaces, as ssh does: quote a shell command
+// line as one argument.
+const OPTIONS = {
+  kernel: { type: 'string', default: process.env.RDMA_REGCACHE_KERNEL ?? '6.1' },
+  timeout: { type: 'string', default: process.env.RDMA_REGCACHE_VM_TIMEOUT ?? '900' },
+  memory: { type: 'string', default: process.env.RDMA_REGCACHE_VM_MEMORY ?? '3G' },
+  cpu: { type: 'string', default: process.env.RDMA_REGCACHE_VM_CPU || DEFAULT_CPU },
+  accel: { type: 'string', default: process.env.RDMA_REGCACHE_VM_ACCEL || DEFAULT_ACCEL },
+  smp: { type: 'string', default: process.env.RDMA_REGCACHE_VM_SMP || '2' },
+};
+const argv = process.argv.slice(2);
+let split = 0;
+while (split < argv.length && argv[split].startsWith('-')) {
+  const word = argv[split];
+  if (word === '--') break;
+  const name = word.replace(/^--?/, '').split('=')[0];
+  split += OPTIONS[name]?.type === 'string' && !word.includes('=') ? 2 : 1;
+}
+const commandWords = argv.slice(argv[split] === '--' ? split + 1 : split);
+let values;
+try {
+  ({ values } = parseArgs({ args: argv.slice(0, split), options: OPTIONS, strict: true }));
+} catch (err) {
+  console.error(`vm: ${err.message}`);
+  process.exit(2);
+}
+const command = commandWords.join(' ');
 if (!command) {
   console.error('usage: npm run vm -- [--kernel 6.1|6.12] [--timeout SECONDS] [--cpu MODEL] [--accel tcg,thread=single|multi] [--smp N] <shell command>');
   process.exit(2);
@@ -169,7 +186,9 @@ function liner(out) {
   let timer;
   const flushPartial = () => {
     timer = undefined;
-    if (!pending) return;
+    // A kernel line ("[   40.9] sysrq: Power Off") waits for its end, so the
+    // noise filter sees it whole, however the serial line split it.
+    if (!pending || /^\[[\s\d.]*(\]|$)/.test(pending)) return;
     writeOut(out, pending);
     pending = '';
     midLine = true;
@@ -200,9 +219,12 @@ const started = Date.now();
 const startedAt = new Date();
 const qemu = spawn('qemu-system-x86_64', qemuArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
 for (const [stream, lines, tag] of [[qemu.stdout, outLines, ''], [qemu.stderr, errLines, 'qemu: ']]) {
+  // Decode the stream, not each chunk: a character split between two chunks
+  // (the table's box drawing) must reach the terminal whole.
+  stream.setEncoding('utf8');
   stream.on('data', (c) => {
     // The serial line turns \n into \r\n.
-    const text = c.toString('utf8').replaceAll('\r', '');
+    const text = c.replaceAll('\r', '');
     serialChunks.push(tag ? text.replace(/^(?=.)/gm, tag) : text);
     serialLog.write(tag ? text.replace(/^(?=.)/gm, tag) : text);
     lines.push(text);

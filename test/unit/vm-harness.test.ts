@@ -10,9 +10,25 @@ function vm(args: string[]) {
 
 describe('npm run vm', () => {
   it('passes a failing guest command through as a failure with its status', () => {
-    const run = vm(['echo from-the-guest; exit 3']);
-    expect(run.stdout).toContain('from-the-guest');
+    // Also: words after the command are the command's, options included; multi-byte
+    // output arrives whole however the serial line splits it; the host's root is read-only.
+    const run = vm([
+      'echo', 'from-the-guest', '--kernel', 'x;',
+      "printf '─│┌┐%.0s' $(seq 3000); echo;",
+      'touch /etc/rdma-regcache-probe 2>/dev/null || echo read-only-root;',
+      'exit', '3',
+    ]);
+    expect(run.stdout).toContain('from-the-guest --kernel x');
+    expect(run.stdout).toContain(`${'─│┌┐'.repeat(3000)}\n`);
+    expect(run.stdout).not.toContain('\ufffd');
+    expect(run.stdout).toContain('read-only-root');
     expect(run.status).toBe(3);
+  });
+
+  it("rejects an option of its own it does not know, before booting", () => {
+    const run = vm(['--bogus', 'true']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Unknown option '--bogus'/);
   });
 
   it('kills a guest that outlives the time limit and says so', () => {
