@@ -259,8 +259,10 @@ function load(): NativeAddon {
     addon = require(path) as NativeAddon;
   } catch (err) {
     throw new Error(
-      `rdma-regcache: native addon not built at ${path}; run \`npm rebuild rdma-regcache\` ` +
-        `(or \`npm run build\` in its repository; needs cmake, g++, libibverbs-dev and librdmacm-dev): ` +
+      `rdma-regcache: native addon not built at ${path}: ` +
+        // npm >= 11.19 asks for approval of a dependency's install script (the build); --ignore-scripts skips it.
+        `run \`npm install-scripts approve rdma-regcache && npm rebuild rdma-regcache\` ` +
+        `(in its repository: \`npm run build\`; needs cmake, g++, libibverbs-dev and librdmacm-dev): ` +
         (err as Error).message,
     );
   }
