@@ -166,6 +166,10 @@ const BOOT_NOISE = new RegExp(`^\\[\\s*[\\d.]+\\] (${[
   'ummunotify: loading out-of-tree module taints kernel',
   'pci_bus 0000:00: Unknown NUMA node; performance will be reduced',
 ].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
+// The same kernel lines after the start of a line the guest left open (a
+// program's last output without a newline, e.g. a terminal's show-cursor code):
+// the kernel's message goes, the program's part stays.
+const BOOT_NOISE_AT_END = new RegExp(`${BOOT_NOISE.source.slice(1)}.*$`);
 
 // Everything qemu prints goes to the serial log file as it comes; the terminal
 // gets it line by line, less the boot noise (a partial line is shown after a
@@ -182,16 +186,16 @@ const writeOut = (stream, s) => {
 for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
 function liner(out) {
   let pending = '';
-  let midLine = false;
   let timer;
   const flushPartial = () => {
     timer = undefined;
-    // A kernel line ("[   40.9] sysrq: Power Off") waits for its end, so the
-    // noise filter sees it whole, however the serial line split it.
-    if (!pending || /^\[[\s\d.]*(\]|$)/.test(pending)) return;
-    writeOut(out, pending);
-    pending = '';
-    midLine = true;
+    // What may be the start of a kernel line ("[   40.9] sysrq: Power Off")
+    // waits for its end, so the noise filter sees it whole, however the serial
+    // line split it; the part before it is shown.
+    const cut = /\[[\s\d.]*(\][^\n]*)?$/.exec(pending)?.index ?? pending.length;
+    if (cut === 0) return;
+    writeOut(out, pending.slice(0, cut));
+    pending = pending.slice(cut);
   };
   return {
     push(text) {
@@ -199,15 +203,17 @@ function liner(out) {
       const lines = pending.split('\n');
       pending = lines.pop();
       for (const line of lines) {
-        if (midLine || !BOOT_NOISE.test(line)) writeOut(out, `${line}\n`);
-        midLine = false;
+        const noise = line.search(BOOT_NOISE_AT_END);
+        if (noise < 0) writeOut(out, `${line}\n`);
+        else if (noise > 0) writeOut(out, line.slice(0, noise));
       }
       if (timer) clearTimeout(timer);
       if (pending) timer = setTimeout(flushPartial, 200);
     },
     end() {
       if (timer) clearTimeout(timer);
-      if (pending) writeOut(out, midLine || !BOOT_NOISE.test(pending) ? pending : '');
+      const noise = pending.search(BOOT_NOISE_AT_END);
+      if (pending) writeOut(out, noise < 0 ? pending : pending.slice(0, noise));
       pending = '';
     },
   };
