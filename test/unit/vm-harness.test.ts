@@ -16,12 +16,15 @@ describe('npm run vm', () => {
       'echo', 'from-the-guest', '--kernel', 'x;',
       "printf '─│┌┐%.0s' $(seq 3000); echo;",
       'touch /etc/rdma-regcache-probe 2>/dev/null || echo read-only-root;',
-      'exit', '3',
+      "printf 'open-line\\033[?25h'; exit 3",
     ]);
     expect(run.stdout).toContain('from-the-guest --kernel x');
     expect(run.stdout).toContain(`${'─│┌┐'.repeat(3000)}\n`);
     expect(run.stdout).not.toContain('\ufffd');
     expect(run.stdout).toContain('read-only-root');
+    // The power-off message is filtered even after a line the guest left open.
+    expect(run.stdout).toMatch(/open-line\u001b\[\?25h$/);
+    expect(run.stdout).not.toMatch(/sysrq: Power Off|reboot: Power down/);
     expect(run.status).toBe(3);
   });
 
