@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { ClosedError, RdmaError } from '../errors.js';
-import { DrainIncompleteError, MemoryMonitor } from '../monitor/monitor.js';
+import { MemoryMonitor, type MonitorClient } from '../monitor/monitor.js';
 import { native } from '../native.js';
 import { Entry, Ghost, type Registrar } from './entry.js';
 import { IntervalIndex } from './interval-index.js';
@@ -90,7 +90,6 @@ interface BufferInfo {
   addr: bigint;
 }
 
-const claimed = new WeakSet<MemoryMonitor>();
 
 /**
  * A cache of RDMA memory registrations keyed by page-rounded address range
@@ -155,7 +154,6 @@ export class RegistrationCache implements Releaser {
   readonly #ghosts = new IntervalIndex<Ghost>();
   readonly #ghostQueue: Ghost[] = [];
   readonly #scratch: Entry[] = [];
-  #nextId = 1;
   #closed = false;
   #orphaned = false;
 
@@ -176,6 +174,11 @@ export class RegistrationCache implements Releaser {
   #revocations = 0;
   /** Whether the monitor's readability wakes this cache (revocable holds exist). */
   #woken = false;
+  /** This cache as the monitor's client (the methods are declared below). */
+  readonly #client: MonitorClient = {
+    onReport: (cookie, start, end) => this.#onReport(cookie, start, end),
+    onLost: () => this.#lost(),
+  };
 
   /**
    * @param registrar registers ranges: a `ProtectionDomain`, or anything with
@@ -201,10 +204,9 @@ export class RegistrationCache implements Releaser {
     }
     const monitor = options.monitor ?? MemoryMonitor.open({ backend: 'auto' });
     if (monitor.closed) throw new ClosedError('MemoryMonitor', 'is closed (RegistrationCache needs an open one)');
-    if (claimed.has(monitor)) {
-      throw new Error('RegistrationCache: this MemoryMonitor already serves another cache (give each cache its own)');
-    }
-    claimed.add(monitor);
+    // Several caches may share one monitor: it routes each report to the
+    // cache that watched its cookie.
+    monitor.attach(this.#client);
 
     this.#registrar = registrar;
     this.#monitor = monitor;
@@ -294,7 +296,7 @@ export class RegistrationCache implements Releaser {
     const reg = this.acquire(view, access);
     const e = reg.entry!;
     (e.revocable ??= new Set()).add(reg);
-    if (!this.#woken) this.#woken = this.#monitor.onChange(this.#onMonitorReadable);
+    if (!this.#woken) this.#woken = this.#monitor.onChange(this.#onMonitorReadable, true);
     return reg;
   }
 
@@ -306,9 +308,13 @@ export class RegistrationCache implements Releaser {
       // Reported by the next operation's own generation check.
     }
     if (this.#closed || this.#monitor.changed) {
-      // Closed, or the reports went elsewhere: stop, so a readable file
-      // cannot make the loop spin.
-      this.#monitor.onChange(null);
+      // Closed, or the drain failed: stop, so a readable file cannot make
+      // the loop spin.
+      try {
+        this.#monitor.onChange(this.#onMonitorReadable, false);
+      } catch {
+        // The monitor is closed already.
+      }
       this.#woken = false;
     }
   };
@@ -357,11 +363,10 @@ export class RegistrationCache implements Releaser {
     if (this.#closed) return;
     this.#closed = true;
     this.#seen = NaN; // every later acquire/checkGeneration reaches #sync, which reports the closure
-    claimed.delete(this.#monitor);
     if (this.#woken) {
       this.#woken = false;
       try {
-        this.#monitor.onChange(null);
+        this.#monitor.onChange(this.#onMonitorReadable, false);
       } catch {
         // The monitor is closed already.
       }
@@ -379,6 +384,7 @@ export class RegistrationCache implements Releaser {
       for (const e of this.#byId.values()) this.#unwatch(e);
       this.#flushDead();
     }
+    this.#monitor.detach(this.#client);
     this.#forget();
     if (this.#ownsMonitor) this.#monitor.close();
   }
@@ -452,7 +458,8 @@ export class RegistrationCache implements Releaser {
   #miss(start: number, end: number, access: number): Entry {
     const length = end - start;
     for (let attempt = 0; ; attempt++) {
-      const entry = new Entry(this.#nextId++, start, end, access);
+      // Ids are the monitor's cookies: distinct across every cache sharing it.
+      const entry = new Entry(this.#monitor.nextCookie(), start, end, access);
       if (this.#monitor.verified) {
         this.#watch(entry);
         entry.watched = true;
@@ -497,7 +504,7 @@ export class RegistrationCache implements Releaser {
    */
   #watch(entry: Entry): void {
     try {
-      this.#monitor.watchNumbers(entry.start, entry.end, entry.id);
+      this.#monitor.watchFor(this.#client, entry.start, entry.end, entry.id);
       return;
     } catch (err) {
       if ((err as { code?: unknown })?.code !== 'ENOSPC') throw err;
@@ -507,7 +514,7 @@ export class RegistrationCache implements Releaser {
     this.#flushDead();
     this.#watchLimitRetries++;
     try {
-      this.#monitor.watchNumbers(entry.start, entry.end, entry.id);
+      this.#monitor.watchFor(this.#client, entry.start, entry.end, entry.id);
     } catch (err) {
       if ((err as { code?: unknown })?.code !== 'ENOSPC') throw err;
       throw new RdmaError(
@@ -587,18 +594,19 @@ export class RegistrationCache implements Releaser {
   #sync(): void {
     if (this.#closed) throw new ClosedError('RegistrationCache');
     if (this.#pidCell[0] !== this.#pid) this.#forked();
-    try {
-      this.#monitor.drainNumbers(this.#onReport);
-    } catch (err) {
-      if (!(err instanceof DrainIncompleteError)) throw err;
-      // Reports were consumed and lost: any entry may be stale. The monitor's
-      // lastSeen stayed behind, so the next check drains again.
-      this.#drainFailures++;
-      for (const e of [...this.#byId.values()]) this.#invalidate(e);
-    }
+    // Routes every report to its cache (this one's to #onReport). If the
+    // drain failed, each cache's #lost ran; lastSeen stayed behind, so the
+    // next check drains again.
+    this.#monitor.dispatch();
     this.#seen = this.#monitor.lastSeen;
     this.#drains++;
     this.#flushDead();
+  }
+
+  /** The monitor lost reports it had consumed: any entry may be stale. */
+  #lost(): void {
+    this.#drainFailures++;
+    for (const e of [...this.#byId.values()]) this.#invalidate(e);
   }
 
   /** One report of a drain: its own entry, and every entry overlapping what changed, leave the index. */
@@ -649,7 +657,7 @@ export class RegistrationCache implements Releaser {
     e.watched = false;
     this.#byId.delete(e.id);
     try {
-      this.#monitor.unwatchNumber(e.id);
+      this.#monitor.unwatchFor(e.id);
     } catch {
       // The monitor may already be closed; the watch dies with it.
     }

@@ -67,6 +67,18 @@ export class DrainIncompleteError extends RdmaError {
   }
 }
 
+/**
+ * A user of a shared monitor (a RegistrationCache): it gets the reports of
+ * the cookies it watched through {@link MemoryMonitor.watchFor}, whoever
+ * drains. Called during a drain: record, never deregister (defer that).
+ * @internal
+ */
+export interface MonitorClient {
+  onReport(cookie: number, start: number, end: number): void;
+  /** A drain could not finish: every range this client watches may have changed. */
+  onLost(): void;
+}
+
 /** Stand-in for 'none': a counter that never moves and watches that never fire. */
 class NoMonitor implements NativeMonitor {
   readonly counter = new ArrayBuffer(8);
@@ -129,6 +141,18 @@ export class MemoryMonitor {
   readonly #halves = new Uint32Array(this.#out.buffer);
   readonly #pidCell = new Int32Array(native.pidCell);
   readonly #pid = this.#pidCell[0]!;
+  /** Shared use: who watches each cookie, and the next cookie to hand out. */
+  readonly #routes = new Map<number, MonitorClient>();
+  readonly #clients = new Set<MonitorClient>();
+  #nextCookie = 1;
+  readonly #route = (cookie: number, start: number, end: number): void => {
+    this.#routes.get(cookie)?.onReport(cookie, start, end);
+  };
+  /** Callbacks run while reports wait (see onChange). */
+  readonly #wakers = new Set<() => void>();
+  readonly #wake = (): void => {
+    for (const fn of [...this.#wakers]) fn();
+  };
 
   private constructor(backend: MonitorBackend, impl: NativeMonitor) {
     this.backend = backend;
@@ -226,18 +250,74 @@ export class MemoryMonitor {
   }
 
   /**
-   * Calls `fn` on the event loop whenever reports are waiting (the monitor's
-   * file polls readable), until called with null; the poll does not keep the
-   * process alive. Returns false if this backend cannot notify (userfaultfd,
-   * none): then changes are seen at the next generation check only.
-   * `fn` must drain, or the next turn of the loop calls it again.
+   * With `on`, calls `fn` on the event loop whenever reports are waiting
+   * (the monitor's file polls readable) until it is removed with `on` false;
+   * several callers may listen. The poll does not keep the process alive.
+   * Returns false if this backend cannot notify (userfaultfd, none): then
+   * changes are seen at the next generation check only. Some listener must
+   * drain, or the next turn of the loop calls them again.
    * @internal
    */
-  onChange(fn: (() => void) | null): boolean {
+  onChange(fn: () => void, on: boolean): boolean {
     this.#live();
     if (typeof this.#native.onReadable !== 'function') return false;
-    this.#native.onReadable(fn);
+    const had = this.#wakers.size !== 0;
+    if (on) this.#wakers.add(fn);
+    else this.#wakers.delete(fn);
+    const has = this.#wakers.size !== 0;
+    if (has !== had) this.#native.onReadable(has ? this.#wake : null);
     return true;
+  }
+
+  /**
+   * Shared use by several caches (one mmu notifier per process, however many
+   * caches or devices): a client attaches, watches under cookies the monitor
+   * hands out, and {@link dispatch} routes each report to the client whose
+   * cookie it is. @internal
+   */
+  attach(client: MonitorClient): void {
+    this.#live();
+    this.#clients.add(client);
+  }
+
+  /** The client's cookies must be unwatched first. @internal */
+  detach(client: MonitorClient): void {
+    this.#clients.delete(client);
+  }
+
+  /** A fresh cookie, distinct from every other client's (below 2^53). @internal */
+  nextCookie(): number {
+    return this.#nextCookie++;
+  }
+
+  /** {@link watchNumbers} on behalf of `client`, which will get the reports. @internal */
+  watchFor(client: MonitorClient, start: number, end: number, cookie: number): void {
+    this.#live();
+    this.#native.watch(start, end, cookie);
+    this.#routes.set(cookie, client);
+  }
+
+  /** Ends a {@link watchFor}. @internal */
+  unwatchFor(cookie: number): void {
+    this.#routes.delete(cookie);
+    this.#live();
+    this.#native.unwatch(cookie);
+  }
+
+  /**
+   * Drains and hands each report to the client that watches its cookie. If
+   * the drain cannot finish, every attached client is told (onLost) and
+   * lastSeen stays behind; returns false then. @internal
+   */
+  dispatch(): boolean {
+    try {
+      this.drainNumbers(this.#route);
+      return true;
+    } catch (err) {
+      if (!(err instanceof DrainIncompleteError)) throw err;
+      for (const c of [...this.#clients]) c.onLost();
+      return false;
+    }
   }
 
   /** Stops reporting `cookie`; a report not yet drained is discarded. */

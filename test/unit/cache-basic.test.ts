@@ -103,12 +103,33 @@ describe('RegistrationCache lookups', () => {
     );
   });
 
-  it('refuses a monitor that already serves another cache', () => {
-    const monitor = MemoryMonitor.open({ backend: 'none' });
-    const c1 = new RegistrationCache(new FakeRegistrar(), { monitor });
-    expect(() => new RegistrationCache(new FakeRegistrar(), { monitor })).toThrow(/another cache/);
-    c1.close();
-    new RegistrationCache(new FakeRegistrar(), { monitor }).close();
+  it('caches sharing one monitor: a report for one never evicts the other\'s entry', () => {
+    const monitor = MemoryMonitor.open({ backend: 'userfaultfd' });
+    const [ra, rb] = [new FakeRegistrar(), new FakeRegistrar()];
+    const a = new RegistrationCache(ra, { monitor });
+    const b = new RegistrationCache(rb, { monitor });
+    const x = mapPages(2);
+    const y = mapPages(2);
+    a.acquire(x.buffer).release();
+    b.acquire(y.buffer).release();
+    b.acquire(x.buffer).release(); // both caches hold x, each under its own watch
+    t.munmap(y.address, y.length); // only b watched y
+    expect(a.checkGeneration()).toBe(true); // a drains: the report is routed to b
+    expect(a.stats()).toMatchObject({ invalidations: 0, entries: 1 });
+    b.checkGeneration();
+    expect(b.stats()).toMatchObject({ invalidations: 1, entries: 1, liveRegistrations: 1 });
+    a.acquire(x.buffer).release();
+    expect(a.stats()).toMatchObject({ hits: 1, misses: 1 });
+    t.madvise(x.address, PAGE, t.constants.MADV_DONTNEED); // both watched x
+    b.checkGeneration();
+    expect(a.stats().invalidations).toBe(1); // a's entry was routed its own report
+    expect(b.stats().invalidations).toBe(2);
+    a.close();
+    b.close();
+    expect([ra.live, rb.live]).toEqual([0, 0]);
+    expect(monitor.closed).toBe(false); // not the caches' to close
+    monitor.close();
+    t.munmap(x.address, x.length);
   });
 });
 

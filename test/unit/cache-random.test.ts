@@ -28,22 +28,28 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
   const cleanup: Array<() => void> = [];
   afterAll(() => cleanup.forEach((f) => f()));
 
-  it(`serves no stale registration in ${OPS} operations`, () => {
-    const rand = rng(12345);
+  // Once with one cache, once with two caches sharing one monitor (it routes
+  // each report to the cache that watched it): neither ever serves stale.
+  it.each([1, 2])(`serves no stale registration in ${OPS} operations (%i cache(s) on one monitor)`, (ncaches) => {
+    const rand = rng(12345 + ncaches);
     const pick = <T>(a: T[]) => a[Math.floor(rand() * a.length)]!;
     let clock = 0;
     const changedAt = new Map<number, number>(); // page number -> clock of its last mapping change
-    const registeredAt = new Map<number, number>(); // lkey -> clock
-    const reg = new FakeRegistrar();
-    const real = reg.registerRange.bind(reg);
-    reg.registerRange = (address, length, access) => {
-      const mr = real(address, length, access);
-      registeredAt.set(mr.lkey, ++clock);
-      return mr;
-    };
+    const registeredAt = new Map<string, number>(); // cache:lkey -> clock
     const monitor = MemoryMonitor.open({ backend: 'userfaultfd' });
-    const cache = new RegistrationCache(reg, { monitor, maxEntries: 64, maxBytes: 96 * PAGE });
     cleanup.push(() => monitor.close());
+    const regs: FakeRegistrar[] = [];
+    const caches = Array.from({ length: ncaches }, (_, c) => {
+      const reg = new FakeRegistrar();
+      const real = reg.registerRange.bind(reg);
+      reg.registerRange = (address, length, access) => {
+        const mr = real(address, length, access);
+        registeredAt.set(`${c}:${mr.lkey}`, ++clock);
+        return mr;
+      };
+      regs.push(reg);
+      return new RegistrationCache(reg, { monitor, maxEntries: 64, maxBytes: 96 * PAGE });
+    });
     const change = (address: number, pages: number) => {
       const now = ++clock;
       for (let i = 0; i < pages; i++) changedAt.set(address / PAGE + i, now);
@@ -81,11 +87,12 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
         const region = pick(regions);
         const off = Math.floor(rand() * region.pages * PAGE);
         const len = 1 + Math.floor(rand() * (region.pages * PAGE - off));
-        const h = cache.acquire(new Uint8Array(region.buffer, off, len));
+        const c = Math.floor(rand() * ncaches);
+        const h = caches[c]!.acquire(new Uint8Array(region.buffer, off, len));
         const first = Math.floor((region.address + off) / PAGE);
         const last = Math.floor((region.address + off + len - 1) / PAGE);
         for (let p = first; p <= last; p++) {
-          if ((changedAt.get(p) ?? 0) > registeredAt.get(h.lkey)!) mismatches++;
+          if ((changedAt.get(p) ?? 0) > registeredAt.get(`${c}:${h.lkey}`)!) mismatches++;
         }
         checked++;
         if (rand() < 0.3) held.push(h);
@@ -132,13 +139,15 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
       }
     }
     for (const h of held) h.release();
-    const stats = cache.stats();
-    cache.close();
+    const stats = caches.map((c) => c.stats());
+    for (const c of caches) c.close();
     expect(mismatches).toBe(0);
     expect(checked).toBeGreaterThan(OPS / 3);
-    expect(stats.hits).toBeGreaterThan(0);
-    expect(stats.invalidations).toBeGreaterThan(0);
-    expect(reg.live).toBe(0);
+    for (const st of stats) {
+      expect(st.hits).toBeGreaterThan(0);
+      expect(st.invalidations).toBeGreaterThan(0);
+    }
+    for (const reg of regs) expect(reg.live).toBe(0);
     for (const region of regions) t.munmap(BigInt(region.address), region.pages * PAGE);
   });
 });
