@@ -33,7 +33,7 @@ export function report({ results: r, targets, charts, notes }: ReportInput): str
     `# rdma-regcache benchmarks, ${r.date}${r.quick ? ' (quick mode: checks that each benchmark runs, not its values)' : ''}`,
     '',
     `- Machine: ${m.cpu}, ${m.cores} cores, host Linux ${m.hostKernel}, Node ${m.node}; commit ${m.commit}.`,
-    `- Guests: ${guests.join(', ') || 'none'} under qemu TCG (software emulation, 2 vCPUs), Soft-RoCE device ${Object.values(r.vm).find(Boolean)?.device ?? 'rxe0'}.`,
+    `- Guests: ${guests.join(', ') || 'none'} under qemu TCG (software emulation, 2 vCPUs, ${r.guestAccel ? `-accel ${r.guestAccel}` : 'thread=multi'}), Soft-RoCE device ${Object.values(r.vm).find(Boolean)?.device ?? 'rxe0'}.`,
     `- At the start: load average ${m.loadAverage.toFixed(1)}, ${m.otherGuests} other qemu guest(s) running. Every figure shares the cores with them.`,
     `- Each figure: median (min-max) over ${r.reps} repetition(s); each ratio is taken per repetition between runs made side by side in the same process or VM boot, then summarised.`,
     `- Whole run: ${(r.seconds / 60).toFixed(1)} min. Reproduce: \`npm run bench\` (\`npm run bench -- --quick\` for the short check).`,

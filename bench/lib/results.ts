@@ -32,6 +32,8 @@ export interface BenchResults {
   host: HostMicro | null;
   /** Guest kernel series ('6.1', '6.12') -> what ran in that boot (null: the boot failed). */
   vm: Record<string, VmResult | null>;
+  /** qemu's -accel choice for the benchmark guests ('multi', 'single'; absent in results before 2026-12-02: multi). */
+  guestAccel?: string;
   /** Steps that failed to produce numbers. */
   errors: string[];
   /** Notes that cost no numbers (results before 2026-12-02: a guest exit after its suite finished, now an error). */
