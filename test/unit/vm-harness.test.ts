@@ -1,18 +1,26 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { guestKernelProblems } from '../../scripts/vm/kernel-log.mjs';
 
 // Boots the real VM: these check the harness itself (exit status passthrough,
 // time limit), so they run on the host, a few seconds each.
+// Asynchronous, so the test worker keeps answering vitest while a guest runs.
 function vm(args: string[]) {
-  return spawnSync('node', ['scripts/vm/run.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('node', ['scripts/vm/run.mjs', ...args], { timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 describe('npm run vm', () => {
-  it('passes a failing guest command through as a failure with its status', () => {
+  it('passes a failing guest command through as a failure with its status', async () => {
     // Also: words after the command are the command's, options included; multi-byte
     // output arrives whole however the serial line splits it; the host's root is read-only.
-    const run = vm([
+    const run = await vm([
       'echo', 'from-the-guest', '--kernel', 'x;',
       "printf '─│┌┐%.0s' $(seq 3000); echo;",
       'touch /etc/rdma-regcache-probe 2>/dev/null || echo read-only-root;',
@@ -28,14 +36,14 @@ describe('npm run vm', () => {
     expect(run.status).toBe(3);
   });
 
-  it("rejects an option of its own it does not know, before booting", () => {
-    const run = vm(['--bogus', 'true']);
+  it("rejects an option of its own it does not know, before booting", async () => {
+    const run = await vm(['--bogus', 'true']);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/Unknown option '--bogus'/);
   });
 
-  it('kills a guest that outlives the time limit and says so', () => {
-    const run = vm(['--timeout', '25', 'sleep 100000']);
+  it('kills a guest that outlives the time limit and says so', async () => {
+    const run = await vm(['--timeout', '25', 'sleep 100000']);
     expect(run.status).toBe(124);
     expect(run.stderr).toMatch(/did not finish within 25 s/);
   });
