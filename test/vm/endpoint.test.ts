@@ -10,7 +10,7 @@ const CONCURRENT_OPS = Number(process.env.RDMA_REGCACHE_ENDPOINT_OPS ?? 2000);
 const t = testing;
 const PAGE = t.constants.pageSize;
 
-async function pair(options: { cache?: 'per-operation'; queueDepth?: number } = {}) {
+async function pair(options: Record<string, unknown> & { cache?: 'per-operation'; queueDepth?: number } = {}) {
   const listener = await Endpoint.listen({ device: DEVICE, host: HOST, port: 0, ...options });
   const [server, client] = await Promise.all([
     listener.accept(),
@@ -214,18 +214,8 @@ describe('Endpoint failures and lifetime', () => {
 });
 
 describe("Endpoint small messages: 'poll' progress, inline data, chained posts with selective signaling", () => {
-  async function pairWith(options: Record<string, unknown>) {
-    const listener = await Endpoint.listen({ device: DEVICE, host: HOST, port: 0, ...options });
-    const [server, client] = await Promise.all([
-      listener.accept(),
-      Endpoint.connect({ device: DEVICE, host: HOST, port: listener.port, ...options }),
-    ]);
-    listener.close();
-    return { server, client };
-  }
-
   it("'poll' mode: mixed writes/reads/sends keep their order and results, and a timer fires during a long run", async () => {
-    const { server, client } = await pairWith({ progress: 'poll' });
+    const { server, client } = await pair({ progress: 'poll' });
     expect(client.progress).toBe('poll');
     const target = Buffer.alloc(4 << 20);
     const remote = server.expose(target);
@@ -278,7 +268,7 @@ describe("Endpoint small messages: 'poll' progress, inline data, chained posts w
   });
 
   it('inline writes and sends are byte for byte, skip the cache and are counted', async () => {
-    const { server, client } = await pairWith({ inline: 256 });
+    const { server, client } = await pair({ inline: 256 });
     expect(client.qp.maxInlineData).toBeGreaterThanOrEqual(64);
     const limit = Math.min(256, client.qp.maxInlineData);
     const target = Buffer.alloc(1 << 16);
@@ -323,7 +313,7 @@ describe("Endpoint small messages: 'poll' progress, inline data, chained posts w
   });
 
   it('operations issued in one tick go out as one chain, one in N signaled', async () => {
-    const { server, client } = await pairWith({ signalEvery: 8 });
+    const { server, client } = await pair({ signalEvery: 8 });
     const target = Buffer.alloc(1 << 20);
     const remote = server.expose(target);
     const srcs = Array.from({ length: 100 }, (_, i) => {
@@ -344,7 +334,7 @@ describe("Endpoint small messages: 'poll' progress, inline data, chained posts w
 
   for (const progress of ['event', 'poll'] as const) {
     it(`a failed operation in the middle of a chain rejects it and those after it, not those before (${progress})`, async () => {
-      const { server, client } = await pairWith({ signalEvery: 64, progress });
+      const { server, client } = await pair({ signalEvery: 64, progress });
       const target = Buffer.alloc(1 << 20);
       const remote = server.expose(target);
       const bad = { ...remote, rkey: (remote.rkey + 0x100) >>> 0 };
