@@ -71,6 +71,14 @@ struct umn_deferred {
 
 struct umn_user;
 
+#define UMN_ACTIVE_SLOTS 16
+
+struct umn_active {
+	const struct mmu_notifier_range *range;	/* NULL: free */
+	unsigned long start;
+	unsigned long end;			/* exclusive */
+};
+
 struct umn_file {
 	struct mm_struct *mm;		/* the opener's mm, mmgrab()bed */
 	struct umn_user *user;		/* the opener's euid: its registration count */
@@ -92,11 +100,14 @@ struct umn_file {
 	unsigned long npending;
 	bool need_last;			/* a LAST is owed after the reports */
 	/*
-	 * Invalidations in progress (started, not ended) that could report.
-	 * A registration made while one is in progress may have missed it
-	 * (it was not in the tree when it started): it is reported at once.
+	 * Invalidations in progress (started, not ended) that could report,
+	 * by range. A registration made while one overlapping it is in
+	 * progress may have missed it (it was not in the tree when that one
+	 * started): it is reported at once. Past UMN_ACTIVE_SLOTS the rest are
+	 * only counted, and any registration then is reported.
 	 */
-	unsigned long active;
+	struct umn_active active[UMN_ACTIVE_SLOTS];
+	unsigned long active_overflow;
 	bool closing;			/* release() started: queue nothing */
 	/* MAPPING_ONLY with UMN_CAN_SNAPSHOT: allocated with the notifier. */
 	struct umn_deferred *deferred;	/* UMN_DEFERRED_SLOTS of them */

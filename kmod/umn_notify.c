@@ -126,7 +126,14 @@ static bool umn_report(struct umn_file *uf, unsigned long start,
  */
 bool umn_report_new(struct umn_file *uf, struct umn_reg *reg)
 {
-	if (!uf->active || uf->closing)
+	unsigned long start = reg->it.start, end = reg->it.last + 1;
+	bool overlap = uf->active_overflow != 0;
+	unsigned int i;
+
+	for (i = 0; !overlap && i < UMN_ACTIVE_SLOTS; i++)
+		overlap = uf->active[i].range && uf->active[i].start < end &&
+			  start < uf->active[i].end;
+	if (!overlap || uf->closing)
 		return false;
 	umn_queue(uf, reg, reg->it.start, reg->it.last + 1);
 	WRITE_ONCE(*uf->counter, *uf->counter + 1);
@@ -272,6 +279,39 @@ static bool umn_defer(struct umn_file *uf, const struct mmu_notifier_range *rang
 }
 #endif /* UMN_CAN_SNAPSHOT */
 
+/* Records an invalidation in progress. Under uf->lock. */
+static void umn_active_add(struct umn_file *uf, const struct mmu_notifier_range *range)
+{
+	unsigned int i;
+
+	for (i = 0; i < UMN_ACTIVE_SLOTS; i++) {
+		struct umn_active *a = &uf->active[i];
+
+		if (!a->range) {
+			a->range = range;
+			a->start = range->start;
+			a->end = range->end;
+			return;
+		}
+	}
+	uf->active_overflow++;
+}
+
+static void umn_active_remove(struct umn_file *uf, const struct mmu_notifier_range *range)
+{
+	unsigned int i;
+
+	for (i = 0; i < UMN_ACTIVE_SLOTS; i++) {
+		if (uf->active[i].range == range) {
+			uf->active[i].range = NULL;
+			return;
+		}
+	}
+	/* Not recorded: one of the overflow, or it started before the notifier was on. */
+	if (uf->active_overflow)
+		uf->active_overflow--;
+}
+
 static int umn_range_start(struct mmu_notifier *mn,
 			   const struct mmu_notifier_range *range)
 {
@@ -283,7 +323,7 @@ static int umn_range_start(struct mmu_notifier *mn,
 		return 0;
 
 	spin_lock(&uf->lock);
-	uf->active++;
+	umn_active_add(uf, range);
 	/* A deferred one takes a slot only if it hits a registration. */
 	if (!umn_first_hit(uf, range->start, range->end))
 		;
@@ -310,9 +350,7 @@ static void umn_range_end(struct mmu_notifier *mn,
 	if (umn_mapping_only(uf) && umn_protection_only(range))
 		return;
 	spin_lock(&uf->lock);
-	/* An end whose start came before the notifier was on: not counted. */
-	if (uf->active)
-		uf->active--;
+	umn_active_remove(uf, range);
 #if UMN_CAN_SNAPSHOT
 	for (i = 0; uf->deferred && i < UMN_DEFERRED_SLOTS; i++) {
 		struct umn_deferred *d = &uf->deferred[i];

@@ -29,7 +29,7 @@
  *
  * A registration stays live after it is reported; it may be hit again. It
  * sees every invalidation that starts after REGISTER_REGION returned. One
- * made while any invalidation of the address space is in progress (on
+ * made while an invalidation overlapping its range is in progress (on
  * another thread) is reported at once, since that invalidation may change
  * its pages without having seen it (the 2010 module could miss it).
  * Invalidations are page granular and the kernel sometimes invalidates more
