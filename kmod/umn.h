@@ -61,10 +61,15 @@
 #define UMN_SNAP_PAGES (PMD_SIZE >> PAGE_SHIFT)
 #define UMN_SNAP_UNWATCHED (~0UL)	/* page outside every registration */
 
-struct umn_deferred {
+/* An invalidation in progress, as a slot records it. */
+struct umn_active {
 	const struct mmu_notifier_range *range;	/* identity; NULL: free slot */
 	unsigned long start;
 	unsigned long end;			/* exclusive */
+};
+
+struct umn_deferred {
+	struct umn_active inv;
 	/* Per page of [start, end): pfn + 1, 0 unmapped, or UMN_SNAP_UNWATCHED. */
 	unsigned long frame[UMN_SNAP_PAGES];
 };
@@ -72,12 +77,6 @@ struct umn_deferred {
 struct umn_user;
 
 #define UMN_ACTIVE_SLOTS 16
-
-struct umn_active {
-	const struct mmu_notifier_range *range;	/* NULL: free */
-	unsigned long start;
-	unsigned long end;			/* exclusive */
-};
 
 struct umn_file {
 	struct mm_struct *mm;		/* the opener's mm, mmgrab()bed */

@@ -61,6 +61,15 @@ static bool umn_mapping_only(struct umn_file *uf)
 	return READ_ONCE(uf->features) & UMMUNOTIFY_FEATURE_MAPPING_ONLY;
 }
 
+/*
+ * Invalidations the file ignores from start to end. Features are frozen
+ * before the notifier goes on, so start and end always agree.
+ */
+static bool umn_ignored(struct umn_file *uf, const struct mmu_notifier_range *range)
+{
+	return umn_mapping_only(uf) && umn_protection_only(range);
+}
+
 /* Whether a file with these features defers invalidations (and needs slots). */
 bool umn_snapshot_used(u32 features)
 {
@@ -72,6 +81,17 @@ static struct interval_tree_node *umn_first_hit(struct umn_file *uf,
 						unsigned long end)
 {
 	return interval_tree_iter_first(&uf->tree, start, end - 1);
+}
+
+/*
+ * After queueing reports: one counter increment per reporting callback, so
+ * a report queued after a LAST was read always moves the counter past that
+ * LAST, and a LAST is owed. Under uf->lock.
+ */
+static void umn_count(struct umn_file *uf)
+{
+	WRITE_ONCE(*uf->counter, *uf->counter + 1);
+	WRITE_ONCE(uf->need_last, true);
 }
 
 /* Queues (or widens) the report of @reg for [start, end). Under uf->lock. */
@@ -108,21 +128,16 @@ static bool umn_report(struct umn_file *uf, unsigned long start,
 		umn_queue(uf, container_of(it, struct umn_reg, it), start, end);
 		hit = true;
 	}
-	if (hit) {
-		/*
-		 * One increment per reporting callback: a report queued after
-		 * a LAST was read always moves the counter past that LAST.
-		 */
-		WRITE_ONCE(*uf->counter, *uf->counter + 1);
-		WRITE_ONCE(uf->need_last, true);
-	}
+	if (hit)
+		umn_count(uf);
 	return hit;
 }
 
 /*
- * A registration just inserted while invalidations are in progress: any of
- * them may change its pages without having seen it, so it is reported now
- * (spurious at worst). Under uf->lock; returns whether it was queued.
+ * A registration just inserted: an invalidation of its range already in
+ * progress did not see it and may be changing its pages, so then it is
+ * reported now (spurious at worst). Under uf->lock; returns whether it was
+ * queued.
  */
 bool umn_report_new(struct umn_file *uf, struct umn_reg *reg)
 {
@@ -135,9 +150,8 @@ bool umn_report_new(struct umn_file *uf, struct umn_reg *reg)
 			  start < uf->active[i].end;
 	if (!overlap || uf->closing)
 		return false;
-	umn_queue(uf, reg, reg->it.start, reg->it.last + 1);
-	WRITE_ONCE(*uf->counter, *uf->counter + 1);
-	WRITE_ONCE(uf->need_last, true);
+	umn_queue(uf, reg, start, end);
+	umn_count(uf);
 	return true;
 }
 
@@ -191,13 +205,13 @@ static unsigned long umn_frame(struct mm_struct *mm, unsigned long addr)
 }
 
 /*
- * Fills @d->frame for the watched pages of [d->start, d->end). Under
+ * Fills @d->frame for the watched pages of [d->inv.start, d->inv.end). Under
  * uf->lock.
  */
 static void umn_snapshot(struct umn_file *uf, struct umn_deferred *d)
 {
-	unsigned long npages = (d->end - d->start) >> PAGE_SHIFT;
-	unsigned long next = d->start;	/* pages below are done */
+	unsigned long npages = (d->inv.end - d->inv.start) >> PAGE_SHIFT;
+	unsigned long next = d->inv.start;	/* pages below are done */
 	struct interval_tree_node *it;
 	unsigned long flags, i;
 
@@ -205,13 +219,13 @@ static void umn_snapshot(struct umn_file *uf, struct umn_deferred *d)
 		d->frame[i] = UMN_SNAP_UNWATCHED;
 	local_irq_save(flags);
 	/* Hits come in order of start: each page is read once. */
-	for (it = umn_first_hit(uf, d->start, d->end); it;
-	     it = interval_tree_iter_next(it, d->start, d->end - 1)) {
+	for (it = umn_first_hit(uf, d->inv.start, d->inv.end); it;
+	     it = interval_tree_iter_next(it, d->inv.start, d->inv.end - 1)) {
 		unsigned long a = max(next, it->start & PAGE_MASK);
-		unsigned long last = min(d->end - 1, it->last);
+		unsigned long last = min(d->inv.end - 1, it->last);
 
 		for (; a <= last; a += PAGE_SIZE)
-			d->frame[(a - d->start) >> PAGE_SHIFT] = umn_frame(uf->mm, a);
+			d->frame[(a - d->inv.start) >> PAGE_SHIFT] = umn_frame(uf->mm, a);
 		next = max(next, a);
 	}
 	local_irq_restore(flags);
@@ -225,13 +239,13 @@ static void umn_snapshot(struct umn_file *uf, struct umn_deferred *d)
 static bool umn_changed(struct umn_file *uf, const struct umn_deferred *d,
 			unsigned long *start, unsigned long *end)
 {
-	unsigned long npages = (d->end - d->start) >> PAGE_SHIFT;
+	unsigned long npages = (d->inv.end - d->inv.start) >> PAGE_SHIFT;
 	unsigned long flags, i;
 	bool changed = false;
 
 	local_irq_save(flags);
 	for (i = 0; i < npages; i++) {
-		unsigned long a = d->start + (i << PAGE_SHIFT);
+		unsigned long a = d->inv.start + (i << PAGE_SHIFT);
 
 		if (d->frame[i] == UMN_SNAP_UNWATCHED ||
 		    d->frame[i] == umn_frame(uf->mm, a))
@@ -261,10 +275,8 @@ static bool umn_defer(struct umn_file *uf, const struct mmu_notifier_range *rang
 	for (i = 0; i < nslots; i++) {
 		struct umn_deferred *d = &uf->deferred[i];
 
-		if (!d->range) {
-			d->range = range;
-			d->start = range->start;
-			d->end = range->end;
+		if (!d->inv.range) {
+			d->inv = (struct umn_active) { range, range->start, range->end };
 			umn_snapshot(uf, d);
 			uf->ndeferred++;
 			return true;
@@ -288,9 +300,7 @@ static void umn_active_add(struct umn_file *uf, const struct mmu_notifier_range 
 		struct umn_active *a = &uf->active[i];
 
 		if (!a->range) {
-			a->range = range;
-			a->start = range->start;
-			a->end = range->end;
+			*a = (struct umn_active) { range, range->start, range->end };
 			return;
 		}
 	}
@@ -319,16 +329,14 @@ static int umn_range_start(struct mmu_notifier *mn,
 	bool mapping_only = umn_mapping_only(uf);
 	bool hit = false;
 
-	if (mapping_only && umn_protection_only(range))
+	if (umn_ignored(uf, range))
 		return 0;
 
 	spin_lock(&uf->lock);
 	umn_active_add(uf, range);
 	/* A deferred one takes a slot only if it hits a registration. */
-	if (!umn_first_hit(uf, range->start, range->end))
-		;
-	else if (!mapping_only || mm_tlb_flush_pending(range->mm) ||
-		 !umn_defer(uf, range))
+	if (umn_first_hit(uf, range->start, range->end) &&
+	    (!mapping_only || mm_tlb_flush_pending(range->mm) || !umn_defer(uf, range)))
 		hit = umn_report(uf, range->start, range->end);
 	spin_unlock(&uf->lock);
 	if (hit)
@@ -346,8 +354,7 @@ static void umn_range_end(struct mmu_notifier *mn,
 #endif
 	bool hit = false;
 
-	/* Features are frozen before the notifier goes on: same test as start. */
-	if (umn_mapping_only(uf) && umn_protection_only(range))
+	if (umn_ignored(uf, range))
 		return;
 	spin_lock(&uf->lock);
 	umn_active_remove(uf, range);
@@ -355,13 +362,13 @@ static void umn_range_end(struct mmu_notifier *mn,
 	for (i = 0; uf->deferred && i < UMN_DEFERRED_SLOTS; i++) {
 		struct umn_deferred *d = &uf->deferred[i];
 
-		if (d->range != range)
+		if (d->inv.range != range)
 			continue;
 		if (umn_changed(uf, d, &start, &end))
 			hit |= umn_report(uf, start, end);
 		else
 			uf->nspared++;
-		d->range = NULL;
+		d->inv.range = NULL;
 	}
 #endif
 	spin_unlock(&uf->lock);
