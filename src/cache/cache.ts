@@ -307,17 +307,21 @@ export class RegistrationCache implements Releaser {
     } catch {
       // Reported by the next operation's own generation check.
     }
-    if (this.#closed || this.#monitor.changed) {
-      // Closed, or the drain failed: stop, so a readable file cannot make
-      // the loop spin.
-      try {
-        this.#monitor.onChange(this.#onMonitorReadable, false);
-      } catch {
-        // The monitor is closed already.
-      }
-      this.#woken = false;
-    }
+    // Closed, or the drain failed: stop, so a readable file cannot make the
+    // loop spin.
+    if (this.#closed || this.#monitor.changed) this.#stopWaking();
   };
+
+  /** Stops listening for the monitor's readability (revocations). */
+  #stopWaking(): void {
+    if (!this.#woken) return;
+    this.#woken = false;
+    try {
+      this.#monitor.onChange(this.#onMonitorReadable, false);
+    } catch {
+      // The monitor is closed already.
+    }
+  }
 
   /**
    * The generation check every RDMA operation starts with: one typed-array
@@ -363,14 +367,7 @@ export class RegistrationCache implements Releaser {
     if (this.#closed) return;
     this.#closed = true;
     this.#seen = NaN; // every later acquire/checkGeneration reaches #sync, which reports the closure
-    if (this.#woken) {
-      this.#woken = false;
-      try {
-        this.#monitor.onChange(this.#onMonitorReadable, false);
-      } catch {
-        // The monitor is closed already.
-      }
-    }
+    this.#stopWaking();
     const forked = this.#orphaned || this.#pidCell[0] !== this.#pid;
     if (!forked) {
       for (const index of this.#indexes.values()) {

@@ -13,13 +13,13 @@ export interface RegistrationSource {
     /** True once the source dropped the hold because its memory changed. */
     readonly revoked?: boolean;
   };
+  /** The generation check (a cache); absent for sources without a monitor. */
+  checkGeneration?(): boolean;
   /**
    * acquire() for memory exposed to a peer: the source may revoke the hold
    * (and deregister it) when the memory changes. Sources without it keep
    * exposed registrations until unexpose().
    */
-  /** The generation check (a cache); absent for sources without a monitor. */
-  checkGeneration?(): boolean;
   acquireRevocable?(view: CacheableMemory, access?: number): ReturnType<RegistrationSource['acquire']>;
   close(): void;
 }

@@ -292,16 +292,14 @@ export class MemoryMonitor {
 
   /** {@link watchNumbers} on behalf of `client`, which will get the reports. @internal */
   watchFor(client: MonitorClient, start: number, end: number, cookie: number): void {
-    this.#live();
-    this.#native.watch(start, end, cookie);
+    this.watchNumbers(start, end, cookie);
     this.#routes.set(cookie, client);
   }
 
   /** Ends a {@link watchFor}. @internal */
   unwatchFor(cookie: number): void {
     this.#routes.delete(cookie);
-    this.#live();
-    this.#native.unwatch(cookie);
+    this.unwatchNumber(cookie);
   }
 
   /**
