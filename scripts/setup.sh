@@ -26,6 +26,9 @@ APT_PACKAGES=(
   build-essential cmake ninja-build python3 xz-utils cpio kmod iproute2
   busybox-static qemu-system-x86 dwarves
   rdma-core ibverbs-providers libibverbs-dev librdmacm-dev ibverbs-utils rdmacm-utils perftest
+  # Jobs across hosts: PMIx (the addon loads libpmix at run time), Open MPI's
+  # launcher and, for the bench's reference, its MPI_Allreduce.
+  libpmix2 libpmix-dev openmpi-bin libopenmpi-dev
 )
 
 mkdir -p "$CACHE"
