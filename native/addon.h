@@ -16,6 +16,7 @@ class HandleCloses;
 struct AddonData {
   Napi::FunctionReference errorClass;   // RdmaError, handed over by src/native.ts
   Napi::FunctionReference closedClass;  // ClosedError (its subclass for use after close())
+  Napi::FunctionReference pmixErrorClass;  // PmixError (native/pmix/pmix.cc)
   HandleCloses* handleCloses = nullptr;  // libuv handles being closed (handle-closes.h)
 };
 AddonData& Data(Napi::Env env);

@@ -63,3 +63,34 @@ export class ClosedError extends RdmaError {
     this.message = `${what} ${detail}`;
   }
 }
+
+/**
+ * A failed PMIx call (the job launcher's process-management interface:
+ * `mpirun`, `srun --mpi=pmix`). An {@link RdmaError} whose `code` is the PMIx
+ * status's name in pmix_common.h ('PMIX_ERR_TIMEOUT', 'PMIX_ERR_UNREACH'),
+ * `status` PMIx_Error_string's text for it ('TIMEOUT'), `errno` and
+ * `pmixStatus` the PMIx status number (negative; not an errno), and `syscall`
+ * the PMIx call that failed ('PMIx_Fence').
+ *
+ * When PMIx cannot be used at all (the addon was built without pmix.h, or
+ * libpmix.so.2 cannot be opened) `code` is 'ERR_PMIX_UNAVAILABLE' and
+ * `syscall` 'dlopen'.
+ */
+export class PmixError extends RdmaError {
+  readonly pmixStatus: number;
+  declare status: string;
+
+  /**
+   * `status`: the PMIx status number; `code`: its name; `detail`: what the call
+   * was about; `description`: PMIx_Error_string(status).
+   */
+  constructor(status: number, call: string, code: string, detail?: string, description?: string) {
+    super(status, call, detail);
+    this.name = 'PmixError';
+    this.pmixStatus = status;
+    this.status = description ?? code;
+    (this as { code: string }).code = code;
+    const more = [description, detail].filter(Boolean).join(': ');
+    this.message = `${call} failed: ${code}${more ? ` (${more})` : ''}`;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ClosedError, RdmaError } from './errors.js';
+import { ClosedError, PmixError, RdmaError } from './errors.js';
 
 /** One port of an RDMA device, as ibv_query_port reports it. */
 export interface PortInfo {
@@ -231,6 +231,58 @@ export interface NativeVerbs {
   CmId: new (onEvent: CmEventHandler, request?: NativeConnectionRequest) => NativeCmId;
 }
 
+// ---- PMIx binding (native/pmix) ----
+
+/** What PMIx says about this process after PMIx_Init. */
+export interface PmixProcessInfo {
+  /** The job's namespace (PMIx_Init's proc.nspace). */
+  namespace: string;
+  rank: number;
+  /** PMIX_JOB_SIZE: processes in the job. */
+  size: number;
+  /** PMIX_LOCAL_RANK: rank among this job's processes on this node. */
+  localRank: number;
+  /** PMIX_LOCAL_SIZE: this job's processes on this node. */
+  localSize: number;
+  /** PMIX_NODE_RANK (across every job on this node), when the launcher gives it. */
+  nodeRank?: number;
+  /** PMIX_HOSTNAME, or gethostname() when the launcher does not give it. */
+  hostname: string;
+}
+
+/** Result of dlopen()ing libpmix. */
+export type PmixLoadResult = { ok: true; path: string; version: string } | { ok: false; error: string };
+
+/**
+ * The PMIx client binding. libpmix is never linked: load() opens it. Built
+ * without pmix.h, `built` is false, load() reports why and every other call
+ * throws a PmixError 'ERR_PMIX_UNAVAILABLE'. Process-wide: one PMIx session
+ * per process, owned by the thread that called init().
+ */
+export interface NativePmix {
+  readonly built: boolean;
+  /** PMIx version of the pmix.h the addon was built with ('4.2.2'); null without. */
+  readonly headerVersion: string | null;
+  /** PMIX_MAX_KEYLEN (511): the longest key, in UTF-8 bytes. */
+  readonly maxKeyLength: number;
+  setErrorClass(cls: new (status: number, call: string, code: string, detail?: string, description?: string) => Error): void;
+  /** dlopen(path) once per process (later calls report the library already open). */
+  load(path: string): PmixLoadResult;
+  /** PMIx_Init (once; later calls only read the values again) and the job-level PMIx_Get calls. */
+  init(): PmixProcessInfo;
+  /** PMIx_Put with PMIX_GLOBAL scope: a string as PMIX_STRING, bytes as PMIX_BYTE_OBJECT. */
+  put(key: string, value: ArrayBufferView | string): void;
+  commit(): void;
+  /** PMIx_Fence over the whole job, on a thread of its own; timeout: PMIX_TIMEOUT in seconds (0: none). */
+  fence(collectData: boolean, timeoutSec?: number): Promise<void>;
+  /** PMIx_Get of rank's key in this job, on a thread of its own. */
+  get(rank: number, key: string, timeoutSec?: number): Promise<Buffer>;
+  /** PMIx_Finalize; pending fence/get promises reject. Idempotent. */
+  finalize(): void;
+  /** PMIx_Error_string(status), once libpmix is loaded. */
+  errorName(status: number): string | undefined;
+}
+
 export interface NativeAddon extends NativeVerbs {
   setErrorClass(cls: typeof RdmaError, closed?: typeof ClosedError): void;
   /** sysconf(_SC_PAGESIZE). */
@@ -243,6 +295,8 @@ export interface NativeAddon extends NativeVerbs {
   UMMUNOTIFY_FEATURE_LIMIT: number;
   /** Int32 [0] = this process's pid, rewritten in a fork()ed child. */
   pidCell: ArrayBuffer;
+  /** PMIx (native/pmix/pmix.cc). */
+  pmix: NativePmix;
   /** Test hook for src/testing.ts only (native/fault-hook.cc): the next drain read() fails. */
   __setDrainReadFault(errno: number, afterReads?: number): void;
 }
@@ -267,6 +321,7 @@ function load(): NativeAddon {
     );
   }
   addon.setErrorClass(RdmaError, ClosedError);
+  addon.pmix.setErrorClass(PmixError);
   return addon;
 }
 
