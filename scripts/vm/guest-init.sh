@@ -70,6 +70,11 @@ done
 insmod "$KO" || fail_setup "insmod $KO"
 [ -c /dev/ummunotify ] || fail_setup "/dev/ummunotify missing after insmod"
 
+# One guest of a two-host run (scripts/vm/hosts.mjs): scripts/vm/node-init.sh
+# brings up the wire to the other guest instead of the veth pair, runs this
+# node's part and powers off; it does not return.
+[ -z "${NODE:-}" ] || . "$PROJECT/scripts/vm/node-init.sh"
+
 # rdma_cm does not resolve routes on lo: rxe0 sits on one end of a veth pair.
 # 192.0.2.0/24 is the documentation range; with -nic none nothing leaves the guest.
 ip link set lo up
