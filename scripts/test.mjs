@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // npm test: the host group, then the VM group once per guest kernel (one boot
-// each: the module's C tests and the vitest vm project). Ends with one line
-// "N passed, M failed" summing every test that ran.
+// each: the module's C tests and the vitest vm project), then the two-host
+// group (one boot of a pair of guests: the vitest hosts project). Ends with one
+// line "N passed, M failed" summing every test that ran.
 //
 //   RDMA_REGCACHE_KERNELS="6.1 6.12"   guest kernels to test (default both)
+//   RDMA_REGCACHE_HOSTS_TIMEOUT=1800   time limit of the two-host group (s)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +57,18 @@ for (const k of kernels) {
     // one group takes 10-20 minutes, so its limit is well above that.
     ['scripts/vm/run.mjs', '--kernel', k, '--timeout', process.env.RDMA_REGCACHE_VM_TIMEOUT ?? '2400', `test/vm/guest-tests.sh --reporter=default --reporter=json --outputFile.json=${json}`],
     (out) => [cCounts(out), vitestCounts(json)].filter(Boolean));
+}
+
+// Two hosts: node1 and node2 on a wire, one boot of the pair (6.1, or the
+// first kernel asked for); the vitest hosts project runs on node1 (mpirun
+// across both guests, RDMA over the wire).
+{
+  const k = kernels.includes('6.1') ? '6.1' : kernels[0] ?? '6.1';
+  const json = `${RESULTS}/hosts-${k}.json`;
+  run(`two hosts (${k}): vitest hosts`, 'node',
+    ['scripts/vm/run.mjs', '--hosts', '2', '--kernel', k, '--timeout', process.env.RDMA_REGCACHE_HOSTS_TIMEOUT ?? '1800',
+      `npx vitest run --project hosts --reporter=default --reporter=json --outputFile.json=${json}`],
+    () => [vitestCounts(json)].filter(Boolean));
 }
 
 // The main job, as users start it, in its short mode: zero mismatches or it fails.

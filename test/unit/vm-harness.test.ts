@@ -52,6 +52,16 @@ describe('npm run vm', () => {
   });
 });
 
+describe('npm run vm -- --hosts 2', () => {
+  it('fails the run when node2 dies, naming it and showing its panic, and stops node1', async () => {
+    const run = await vm(['--hosts', '2', '--timeout', '110', 'scripts/vm/vm-rsh node2 "echo c >/proc/sysrq-trigger"; sleep 1000']);
+    expect(run.status).toBe(125);
+    expect(run.stderr).toMatch(/vm: node2 stopped after [\d.]+ s without reporting a status/);
+    expect(run.stderr).toMatch(/vm: node2's kernel report from its serial log:\n(.*\n)*.*Kernel panic - not syncing: sysrq triggered crash/);
+    expect(run.stderr).toContain('vm: node1 was stopped because node2 stopped first');
+  });
+});
+
 describe('guest kernel log check', () => {
   it('flags warnings, oopses and refcount errors, and nothing else', () => {
     const log = [
