@@ -12,6 +12,11 @@
 // Before building, it checks what the build needs and, if something is
 // missing, fails with one line naming the Debian packages to install.
 // Set RDMA_REGCACHE_BUILD_LOG=1 to see cmake's output.
+//
+// PMIx (jobs under mpirun / srun --mpi=pmix) is optional: the binding is built
+// when pmix.h is found (Debian's libpmix-dev) and opens libpmix.so.2 at run
+// time; without the header the addon is built without it, and says so.
+// RDMA_REGCACHE_PMIX=0 builds without it even when the header is there.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -80,7 +85,10 @@ try {
 }
 
 const verbose = Boolean(process.env.RDMA_REGCACHE_BUILD_LOG);
-const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--directory', ROOT, '--out', join(ROOT, 'build'), '--log-level', 'error'], {
+const withoutPmix = /^(0|off|no|false)$/i.test(process.env.RDMA_REGCACHE_PMIX ?? '');
+const cmakeArgs = [cmakeJs, 'compile', '--directory', ROOT, '--out', join(ROOT, 'build'), '--log-level', 'error'];
+if (withoutPmix) cmakeArgs.push('--CDRDMA_REGCACHE_PMIX=OFF');
+const r = spawnSync(process.execPath, cmakeArgs, {
   cwd: ROOT,
   env: { ...process.env, npm_config_nodedir: nodedir },
   encoding: 'utf8',
@@ -102,3 +110,10 @@ if (r.status !== 0 || !existsSync(join(ROOT, 'build', 'Release', 'rdma_regcache.
   );
 }
 console.log(`rdma-regcache: built build/Release/rdma_regcache.node in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+// CMakeLists.txt reports whether it found pmix.h.
+if (/PMIx: not found/.test(output) && !withoutPmix) {
+  console.log(
+    'rdma-regcache: built without PMIx (pmix.h not found): jobs under mpirun or srun --mpi=pmix need it; ' +
+      'install libpmix-dev (Debian/Ubuntu) or pmix-devel (RHEL/Fedora) and run `npm rebuild rdma-regcache`',
+  );
+}
