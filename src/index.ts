@@ -1,4 +1,4 @@
-export { RdmaError, ClosedError, errnoCode } from './errors.js';
+export { RdmaError, ClosedError, PmixError, errnoCode } from './errors.js';
 export { listDevices, type DeviceInfo, type PortInfo } from './devices.js';
 export {
   Access,
