@@ -49,3 +49,5 @@ export {
   type RegistrationSource,
   type RemoteBuffer,
 } from './endpoint/index.js';
+export { Domain, type DomainOptions } from './endpoint/index.js';
+export { World, type WorldOptions } from './world/index.js';

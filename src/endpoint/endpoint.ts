@@ -12,6 +12,9 @@ import {
   type QueuePair,
 } from '../verbs/index.js';
 import { OpKind } from '../verbs/completion.js';
+import { RdmaError } from '../errors.js';
+import { Domain } from './domain.js';
+import { Exposures } from './exposures.js';
 import { Poller, type Progress } from './progress.js';
 import { RegisterPerOperation, type RegistrationSource } from './per-operation.js';
 import { checkRemoteRange, remoteAddress, type RemoteBuffer } from './remote-buffer.js';
@@ -27,6 +30,12 @@ export type EndpointRegistrations =
   | 'per-operation';
 
 interface EndpointResourceOptions {
+  /**
+   * A device stack to share (see {@link Domain}): the endpoint then adds only
+   * its queue pair, and uses the domain's CQ, cache and progress mode.
+   * Excludes `device`, `cache`, `pd` and `progress`.
+   */
+  domain?: Domain;
   /** RDMA device name (default: the first device). Must be the device that owns `host`'s address. */
   device?: string;
   /** Where registrations come from; see {@link EndpointRegistrations}. */
@@ -59,6 +68,10 @@ export interface EndpointConnectOptions extends EndpointResourceOptions {
   /** The listener's address (its RDMA device's IP). */
   host: string;
   port: number;
+  /** Up to 56 bytes the accepting side sees as `endpoint.peerPrivateData` (e.g. who is connecting). */
+  privateData?: Uint8Array;
+  /** Names the peer in errors ('rank 3 on node2'); default 'host:port'. */
+  peerName?: string;
 }
 
 export interface EndpointListenOptions extends EndpointResourceOptions {
@@ -74,6 +87,8 @@ interface Resources {
   cq: CompletionQueue;
   registrations: RegistrationSource;
   ownsRegistrations: boolean;
+  /** Set when the stack belongs to a Domain: the endpoint owns only its QP. */
+  domain: Domain | undefined;
   queueDepth: number;
   progress: Progress;
   spinUs: number;
@@ -107,6 +122,12 @@ function checkOptions(options: unknown): EndpointResourceOptions & Record<string
     throw new RangeError(`options.inline must be an integer from 0 to 4096, got ${String(o.inline)}`);
   if (o.signalEvery !== undefined && (!Number.isInteger(o.signalEvery) || o.signalEvery < 1 || o.signalEvery > 65536))
     throw new RangeError(`options.signalEvery must be an integer from 1 to 65536, got ${String(o.signalEvery)}`);
+  if (o.domain !== undefined) {
+    if (!(o.domain instanceof Domain)) throw new TypeError('options.domain must be a Domain');
+    for (const k of ['device', 'cache', 'pd', 'progress', 'spinUs'] as const)
+      if (o[k] !== undefined) throw new TypeError(`options.${k} cannot be given with options.domain: the domain decides it`);
+    if (o.domain.closed) throw new TypeError('options.domain is closed');
+  }
   if (o.cache instanceof RegistrationCache) {
     if (o.pd === undefined) throw new TypeError('options.pd is required with a shared cache: the PD that cache registers with');
   } else if (o.pd !== undefined) {
@@ -121,6 +142,22 @@ function checkOptions(options: unknown): EndpointResourceOptions & Record<string
 // registration source; on failure nothing is left open.
 function openResources(o: EndpointResourceOptions): Resources {
   const queueDepth = o.queueDepth ?? 128;
+  const d = o.domain;
+  if (d !== undefined) {
+    return {
+      context: d.context,
+      pd: d.pd,
+      cq: d.cq,
+      registrations: d.cache,
+      ownsRegistrations: false,
+      domain: d,
+      queueDepth,
+      progress: d.progress,
+      spinUs: 0,
+      inline: o.inline ?? 256,
+      signalEvery: o.signalEvery ?? 16,
+    };
+  }
   const shared = o.cache instanceof RegistrationCache;
   const context = shared ? o.pd!.context : openDevice(o.device);
   try {
@@ -137,6 +174,7 @@ function openResources(o: EndpointResourceOptions): Resources {
       cq,
       registrations,
       ownsRegistrations: !shared,
+      domain: undefined,
       queueDepth,
       progress: o.progress ?? 'event',
       spinUs: o.spinUs ?? 250,
@@ -154,6 +192,7 @@ function qpOptions(r: Resources) {
 }
 
 function closeResources(r: Resources): void {
+  if (r.domain !== undefined) return; // the domain's owner closes it
   if (r.ownsRegistrations) r.registrations.close();
   r.cq.close();
   // A shared cache's PD and device belong to its owner.
@@ -183,15 +222,24 @@ export class Endpoint implements Disposable {
   readonly #resources: Resources;
   readonly #sends: SlotQueue;
   readonly #recvs: SlotQueue;
-  readonly #exposed = new Map<CacheableMemory, ReturnType<RegistrationSource['acquire']>>();
+  readonly #exposed: Exposures;
   readonly #poller: Poller | undefined;
   /** WRITE/SEND up to this many bytes go inline (what the device granted). */
   readonly #inline: number;
+  /** Names the peer in errors. */
+  peerName: string;
+  /** What the peer passed at connection set-up (connect()'s privateData as the acceptor sees it, padded by the CM). */
+  readonly peerPrivateData: Buffer | undefined;
   #operations = 0;
   #inlined = 0;
   #closed = false;
+  /** The connection went down without our close(): the peer closed it, or its process died. */
+  #peerGone = false;
 
-  private constructor(resources: Resources, qp: QueuePair) {
+  private constructor(resources: Resources, qp: QueuePair, peerName: string, peerPrivateData: Buffer | undefined) {
+    this.peerName = peerName;
+    this.#exposed = new Exposures(resources.registrations);
+    this.peerPrivateData = peerPrivateData;
     this.#resources = resources;
     this.cache = resources.registrations;
     this.context = resources.context;
@@ -201,11 +249,30 @@ export class Endpoint implements Disposable {
     this.#sends = new SlotQueue(qp.maxSendWr);
     this.#recvs = new SlotQueue(qp.maxRecvWr);
     this.#inline = Math.min(resources.inline, qp.maxInlineData);
-    if (resources.progress === 'poll') {
+    if (resources.domain !== undefined) {
+      const poller = resources.domain.poller;
+      if (poller !== undefined) qp.onChainPosted = () => poller.kick();
+      resources.domain.attach(this);
+    } else if (resources.progress === 'poll') {
       const poller = new Poller(resources.cq, resources.spinUs);
       this.#poller = poller;
       qp.onChainPosted = () => poller.kick();
     }
+    void qp.disconnected.then(() => {
+      if (!this.#closed) this.#peerGone = true;
+    });
+  }
+
+  /** True once the connection went down without close(): the peer closed it or died. */
+  get peerGone(): boolean {
+    return this.#peerGone;
+  }
+
+  // What a pending or later operation rejects with once the connection is down.
+  #connectionDown(cause?: unknown): RdmaError {
+    const err = new RdmaError(ECONNRESET, 'rdma_cm', `the connection to ${this.peerName} is down: the peer closed it or its process died`);
+    if (cause !== undefined) (err as Error & { cause?: unknown }).cause = cause;
+    return err;
   }
 
   /** 'event' or 'poll' (see the option). */
@@ -225,8 +292,9 @@ export class Endpoint implements Disposable {
 
   /** Connects to an {@link EndpointListener} at host:port. */
   static async connect(options: EndpointConnectOptions): Promise<Endpoint> {
-    const o = checkOptions(options);
+    const o = checkOptions(options) as EndpointConnectOptions & Record<string, unknown>;
     if (typeof o.host !== 'string') throw new TypeError('options.host must be a string');
+    if (o.peerName !== undefined && typeof o.peerName !== 'string') throw new TypeError('options.peerName must be a string');
     const r = openResources(o);
     try {
       const qp = await connect({
@@ -234,9 +302,10 @@ export class Endpoint implements Disposable {
         sendCq: r.cq,
         host: o.host,
         port: o.port as number,
+        privateData: o.privateData,
         ...qpOptions(r),
       });
-      return new Endpoint(r, qp);
+      return new Endpoint(r, qp, o.peerName ?? `${o.host}:${String(o.port)}`, qp.peerPrivateData);
     } catch (err) {
       closeResources(r);
       throw err;
@@ -256,7 +325,14 @@ export class Endpoint implements Disposable {
     const r = openResources(o);
     try {
       const qp = await request.accept({ pd: r.pd, sendCq: r.cq, ...qpOptions(r) });
-      return new Endpoint(r, qp);
+      let peer = 'the connecting peer';
+      try {
+        const { remote } = qp.addresses;
+        peer = `${remote.host}:${String(remote.port)}`;
+      } catch {
+        /* only for messages */
+      }
+      return new Endpoint(r, qp, peer, request.privateData);
     } catch (err) {
       closeResources(r);
       throw err;
@@ -287,27 +363,12 @@ export class Endpoint implements Disposable {
    */
   expose(view: CacheableMemory): RemoteBuffer {
     this.#assertOpen();
-    this.cache.checkGeneration?.();
-    let reg = this.#exposed.get(view);
-    if (reg !== undefined && reg.revoked === true) {
-      this.#exposed.delete(view);
-      reg = undefined;
-    }
-    if (reg === undefined) {
-      reg = this.cache.acquireRevocable
-        ? this.cache.acquireRevocable(view, DEFAULT_ACCESS)
-        : this.cache.acquire(view, DEFAULT_ACCESS);
-      this.#exposed.set(view, reg);
-    }
-    return { address: `0x${reg.address.toString(16)}`, rkey: reg.rkey, length: reg.length };
+    return this.#exposed.expose(view);
   }
 
   /** Ends an exposure made by expose(); the registration returns to the cache. */
   unexpose(view: CacheableMemory): void {
-    const reg = this.#exposed.get(view);
-    if (reg === undefined) return;
-    this.#exposed.delete(view);
-    reg.release();
+    this.#exposed.unexpose(view);
   }
 
   /** RDMA WRITE of all of `view` into `remote` at `offset`. */
@@ -344,6 +405,7 @@ export class Endpoint implements Disposable {
   // Waits for room if the queue is full, then posts.
   #start<T>(slots: SlotQueue, view: CacheableMemory, post: (local: Local | ArrayBufferView | ArrayBuffer) => Promise<T>, mayInline = false): Promise<T> {
     if (this.#closed) return Promise.reject(closedError('Endpoint'));
+    if (this.#peerGone) return Promise.reject(this.#connectionDown());
     const wait = slots.acquire();
     if (wait === undefined) return this.#post(slots, view, post, mayInline);
     return wait.then(() => this.#post(slots, view, post, mayInline));
@@ -373,7 +435,7 @@ export class Endpoint implements Disposable {
           },
           (err: unknown) => {
             slots.release();
-            throw err;
+            throw this.#peerGone ? this.#connectionDown(err) : err;
           },
         );
       }
@@ -402,7 +464,7 @@ export class Endpoint implements Disposable {
       (err: unknown) => {
         reg.release();
         slots.release();
-        throw err;
+        throw this.#peerGone ? this.#connectionDown(err) : err;
       },
     );
   }
@@ -421,8 +483,8 @@ export class Endpoint implements Disposable {
     this.#recvs.close(err);
     // The QP goes first: nothing may still use a registration deregistered below.
     this.qp.close();
-    for (const reg of this.#exposed.values()) reg.release();
     this.#exposed.clear();
+    this.#resources.domain?.detach(this);
     closeResources(this.#resources);
   }
 
@@ -436,6 +498,8 @@ export class Endpoint implements Disposable {
 }
 
 type Local = { address: bigint; length: number; lkey: number };
+
+const ECONNRESET = 104;
 
 function byteLength(view: CacheableMemory): number {
   if (ArrayBuffer.isView(view) || view instanceof ArrayBuffer || view instanceof SharedArrayBuffer) return view.byteLength;

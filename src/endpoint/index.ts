@@ -3,3 +3,4 @@ export { Endpoint, EndpointListener, type EndpointConnectOptions, type EndpointL
 export type { Progress } from './progress.js';
 export { RegisterPerOperation, type RegistrationSource } from './per-operation.js';
 export type { RemoteBuffer } from './remote-buffer.js';
+export { Domain, type DomainOptions } from './domain.js';
