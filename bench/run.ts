@@ -1,10 +1,13 @@
 /**
- * npm run bench [-- --quick] [--reps N] [--out DIR] [--kernels "6.1 6.12"] [--no-vm] [--no-host]
+ * npm run bench [-- --quick] [--reps N] [--out DIR] [--kernels "6.1 6.12"] [--no-vm] [--no-host] [--no-hosts]
  * tsx bench/run.ts --from bench/results/<date>.json   (only redraw the report and charts)
  *
  * The whole suite: host micro-benchmarks, then one test-VM boot on 6.1 (WRITE
  * beside perftest, registration and invalidation cost, buffer reuse, the
- * kernel benchmark) and one on each other kernel (the kernel benchmark).
+ * kernel benchmark) and one on each other kernel (the kernel benchmark), then
+ * one boot of two guests joined by a wire (bench/hosts: WRITE across hosts
+ * beside perftest, the ring allreduce beside Open MPI's MPI_Allreduce;
+ * --no-hosts leaves it out, --no-vm too).
  * Writes <out>/<date>.json, <out>/<date>.md and the charts beside them
  * (default out: bench/results; build/bench-quick with --quick, so a CI run
  * never overwrites a committed report).
@@ -21,7 +24,7 @@ import { machine } from './lib/machine.js';
 import { reportCharts } from './lib/report-charts.js';
 import { report } from './lib/report.js';
 import { describeRetry } from './lib/retries.js';
-import type { BenchResults, VmResult } from './lib/results.js';
+import type { BenchResults, HostsResult, VmResult } from './lib/results.js';
 import { targets } from './lib/targets.js';
 
 const { values } = parseArgs({
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     kernels: { type: 'string', default: process.env.RDMA_REGCACHE_KERNELS ?? '6.1 6.12' },
     'no-vm': { type: 'boolean', default: false },
     'no-host': { type: 'boolean', default: false },
+    'no-hosts': { type: 'boolean', default: false },
     from: { type: 'string' },
   },
 });
@@ -112,10 +116,45 @@ if (!fromFile && !values['no-vm']) {
   }
 }
 
+// The two-host boot (bench/hosts/suite.ts runs on node1). One TCG thread per
+// guest whatever the mode: across hosts each perftest/World process has a
+// guest of its own, and two guests with a thread per vCPU would want four
+// threads on this machine's two cores.
+const hostsAccel = process.env.RDMA_REGCACHE_HOSTS_ACCEL || 'single';
+if (!fromFile && !values['no-vm'] && !values['no-hosts']) {
+  expected++;
+  results.hostsAccel = hostsAccel;
+  const file = `build/bench/hosts${quick ? '-quick' : ''}.json`;
+  mkdirSync('build/bench', { recursive: true });
+  rmSync(file, { force: true });
+  const k = kernels[0] ?? '6.1';
+  log(`two hosts (${k}): WRITE across hosts beside perftest, ring allreduce beside MPI_Allreduce`);
+  const cmd = `node --import tsx bench/hosts/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}`;
+  const p = spawnSync('node', ['scripts/vm/run.mjs', '--hosts', '2', '--kernel', k, '--timeout', quick ? '900' : '7200', '--accel', hostsAccel, cmd],
+    { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 28 });
+  process.stderr.write(p.stderr ?? '');
+  const harness = guestVerdict(p.stderr ?? '');
+  if (existsSync(file)) {
+    const h = JSON.parse(readFileSync(file, 'utf8')) as HostsResult & { errors?: string[] };
+    results.hosts = h;
+    for (const e of h.errors ?? []) results.errors.push(`two hosts: ${e}`);
+    if (harness.problems.length) {
+      results.errors.push(`two hosts: a guest kernel log reports problems during the benchmarks: ${harness.problems.slice(0, 3).join(' / ')}` +
+        `${harness.problems.length > 3 ? ` (+${harness.problems.length - 3} more lines)` : ''}${harness.logs ? `; logs in ${harness.logs}` : ''}`);
+    } else if (p.status !== 0 && !h.errors?.length) {
+      results.errors.push(`two hosts: the guests' run failed (exit ${p.status ?? p.signal}) after the suite wrote its results${harness.logs ? `; logs in ${harness.logs}` : ''}`);
+    }
+  } else {
+    results.hosts = null;
+    results.errors.push(`two hosts: the suite failed (exit ${p.status ?? p.signal}); its output is above${harness.logs ? `; logs in ${harness.logs}` : ''}`);
+  }
+}
+
 /** What scripts/vm/run.mjs said about a guest run: kernel log problem lines, the failed run's log folder. */
 function guestVerdict(stderr: string): { problems: string[]; logs?: string } {
   const lines = stderr.split('\n');
-  const at = lines.findIndex((l) => l.startsWith('vm: the guest kernel log reports problems'));
+  // One guest: "vm: the guest kernel log reports ..."; two: "vm: node2's kernel log reports ..." (the first such block).
+  const at = lines.findIndex((l) => /^vm: (the guest|\S+'s) kernel log reports problems/.test(l));
   const problems: string[] = [];
   if (at >= 0) {
     for (const l of lines.slice(at + 1)) {
@@ -127,7 +166,7 @@ function guestVerdict(stderr: string): { problems: string[]; logs?: string } {
 }
 
 if (!fromFile) results.seconds = (Date.now() - started) / 1000;
-else expected = results.errors.length + Object.keys(results.vm).length + (results.host ? 1 : 0);
+else expected = results.errors.length + Object.keys(results.vm).length + (results.host ? 1 : 0) + (results.hosts ? 1 : 0);
 const rows = targets(results);
 mkdirSync(outDir, { recursive: true });
 const charts = new Map<string, string>();
@@ -150,6 +189,7 @@ console.log(`\nreport: ${join(outDir, `${date}.md`)} (JSON ${join(outDir, `${dat
 for (const w of results.warnings) console.log(`warning: ${w}`);
 // Failed runs that were run again: in the JSON and the report, and here.
 for (const [k, v] of Object.entries(results.vm)) for (const t of v?.retries ?? []) console.log(`run again: VM ${k}: ${describeRetry(t)}`);
+for (const t of results.hosts?.retries ?? []) console.log(`run again: two hosts: ${describeRetry(t)}`);
 if (results.errors.length) {
   for (const e of results.errors) console.log(`error: ${e}`);
   console.log(`bench: ${results.errors.length} failure(s) in ${expected} benchmark group(s) (no numbers, or a guest kernel problem)`);

@@ -60,6 +60,20 @@ export async function reportCharts(r: BenchResults): Promise<Chart[]> {
       { x: formatSize(g.size), series: 'munmap + evict', value: spread(g.runs.map((x) => x.totalUs)).median },
     ]), 'Invalidation: munmap of a cached buffer until the next check evicted it', 'buffer size', 'microseconds (lower is better)');
   }
+  const hw = r.hosts?.write;
+  if (hw) {
+    await add('hosts-write-bw', hw.rows.flatMap((w) => [
+      { x: formatSize(w.size), series: 'ib_write_bw', value: w.perftestMBps.median },
+      { x: formatSize(w.size), series: 'world.write', value: w.worldMBps.median },
+    ]), 'RDMA WRITE bandwidth across two hosts (two VMs)', 'message size', 'MB/s (higher is better)');
+  }
+  const ha = r.hosts?.allreduce;
+  if (ha) {
+    await add('hosts-allreduce', ha.rows.flatMap((q) => [
+      { x: formatSize(q.size), series: 'MPI_Allreduce', value: q.mpiUs.median },
+      { x: formatSize(q.size), series: 'ring allreduce (World)', value: q.ringUs.median },
+    ]), `Allreduce across two hosts, ${ha.ranks} ranks`, 'vector size', 'microseconds per call (lower is better)');
+  }
   const kmods = Object.entries(r.vm).filter(([, v]) => v?.kmod);
   if (kmods.length) {
     await add('kmod', kmods.flatMap(([series, v]) => [

@@ -1,5 +1,5 @@
 /** The Markdown report: every §5 target with its ratio, then each benchmark's figures and chart. */
-import type { BenchResults, VmResult } from './results.js';
+import type { BenchResults, HostsResult, VmResult } from './results.js';
 import { formatSize, formatSpread, spread, type Spread } from './stats.js';
 import type { TargetRow } from './targets.js';
 
@@ -47,7 +47,10 @@ export function report({ results: r, targets, charts, notes }: ReportInput): str
   if (notes) out.push('## Notes on the results', '', notes.trim(), '');
   if (r.errors.length) out.push('## Steps that failed', '', ...r.errors.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
   if (r.warnings?.length) out.push('## Warnings', '', ...r.warnings.map((e) => `- ${e.replaceAll('\n', ' ')}`), '');
-  const retried = Object.entries(r.vm).flatMap(([k, v]) => (v?.retries ?? []).map((t) => [k, t] as const));
+  const retried = [
+    ...Object.entries(r.vm).flatMap(([k, v]) => (v?.retries ?? []).map((t) => [k, t] as const)),
+    ...(r.hosts?.retries ?? []).map((t) => ['two hosts', t] as const),
+  ];
   if (retried.length) {
     out.push(
       '## Runs that failed and were run again',
@@ -61,6 +64,7 @@ export function report({ results: r, targets, charts, notes }: ReportInput): str
   if (r.host) out.push(...hostSection(r), ...img('host-micro', 'host micro-benchmarks'));
   const vm = r.vm['6.1'];
   if (vm) out.push(...vmSections(vm, img));
+  if (r.hosts) out.push(...hostsSections(r.hosts, r.hostsAccel, img));
   out.push(...kmodSection(r), ...img('kmod', 'kernel benchmark'));
   return `${out.join('\n')}\n`;
 }
@@ -146,6 +150,54 @@ function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]):
           fs(spread(g.runs.map((q) => q.evictUs)), 1), fs(spread(g.runs.map((q) => q.totalUs)), 1), x(spread(g.runs.map((q) => q.totalUs / q.plainMunmapUs)), 1)])),
       '',
       ...img('invalidation', 'invalidation cost'),
+    );
+  }
+  return out;
+}
+
+function hostsSections(h: HostsResult, accel: string | undefined, img: (name: string, alt: string) => string[]): string[] {
+  const out: string[] = [
+    `## Across two hosts (${h.hosts.join(' and ')}, ${h.kernel}, one boot)`,
+    '',
+    `Two guests (${h.guestCpu} each, qemu TCG${accel ? ` -accel ${accel}` : ''}), each with its own kernel, module and ${h.device} on a virtio-net NIC; ` +
+      'the two NICs are joined by a wire between the two qemu processes (MTU 9000, RoCE MTU 4096). Every ratio is taken per repetition between runs made side by side in this boot.',
+    '',
+  ];
+  const w = h.write;
+  if (w) {
+    out.push(
+      '### RDMA WRITE across hosts beside perftest',
+      '',
+      `perftest: server on ${w.perftestServer}, client on node1 connecting to ${w.perftestHost} (ib_write_bw -t 128; ib_write_lat). ` +
+        `Library: a World of two ranks started by mpirun, rank 0 on ${w.ranks[0]}, rank 1 on ${w.ranks[1]}; world.write bandwidth with 128 writes in flight ` +
+        '(queue depth 128, cache on, registration pre-warmed), latency of one awaited world.write (post to completion, a round trip) against 2 x ib_write_lat.',
+      '',
+      table(['size', 'iterations', 'ib_write_bw MB/s', 'world.write MB/s', 'ratio', 'ib_write_lat RTT us', 'world.write us', 'ratio'],
+        w.rows.map((q) => [formatSize(q.size), `${q.bwIters} / ${q.latIters}`, fs(q.perftestMBps, 1), fs(q.worldMBps, 1), x(q.bwRatio),
+          fs(q.perftestRttUs, 1), fs(q.worldWriteUs, 1), x(q.latRatio)])),
+      '',
+      ...img('hosts-write-bw', 'WRITE bandwidth across hosts'),
+    );
+  }
+  const a = h.allreduce;
+  if (a) {
+    const c = a.cache.map((k) => `rank ${String(k.rank)}: ${String(k.hits)} hits, ${String(k.misses)} misses, ${String(k.invalidations)} invalidations`);
+    out.push(
+      '### Allreduce across hosts beside Open MPI',
+      '',
+      `${a.ranks} ranks (${a.hosts.join(', ')}), one \`mpirun --host node1:2,node2:2 -np 4\` per program and repetition, their order alternating. ` +
+        'Open MPI: MPI_Allreduce of doubles, MPI_SUM (bench/hosts/mpi-allreduce.c, built with Debian\'s mpicc). ' +
+        'Library: ringAllreduce from bench/examples/ring-allreduce.ts over a World (RDMA WRITE + SEND notes, a new send buffer per step). ' +
+        'Both: the same input, warm-up and timed iterations, a barrier before each timed loop; the time is the slowest rank\'s mean per call; the result of a call on fresh input is checked exact on every rank. ' +
+        'Ratio: MPI time over ring time (above 1: the library is ahead).',
+      '',
+      `- Open MPI's transport: ${a.transport?.summary ?? 'not determined'}.`,
+      ...(c.length ? [`- Registration cache of the ring allreduce's ranks (last repetition): ${c.join('; ')}.`] : []),
+      '',
+      table(['size', 'iterations (warm-up)', 'MPI_Allreduce us', 'ring allreduce us', 'MPI / ring'],
+        a.rows.map((q) => [formatSize(q.size), `${q.iters} (${q.warmup})`, fs(q.mpiUs, 1), fs(q.ringUs, 1), x(q.ratio)])),
+      '',
+      ...img('hosts-allreduce', 'allreduce across hosts'),
     );
   }
   return out;

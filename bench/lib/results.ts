@@ -1,5 +1,7 @@
 /** The shape of bench/results/<date>.json: what run.ts gathers, what the report and targets read. */
 import type { HostMicro } from '../host/micro.js';
+import type { AllreduceResult } from '../hosts/allreduce-runs.js';
+import type { HostsWriteResult } from '../hosts/write-runs.js';
 import type { InvalidationCost } from '../vm/invalidation-cost.js';
 import type { KmodResult } from '../vm/kmod-runs.js';
 import type { RegistrationCost } from '../vm/registration-cost.js';
@@ -24,6 +26,21 @@ export interface VmResult {
   retries?: RetryRecord[];
 }
 
+/** What ran in the two-host boot (bench/hosts/suite.ts, on node1). */
+export interface HostsResult {
+  kernel: string;
+  guestCpu: string;
+  device: string;
+  /** ['node1', 'node2'] (or one entry saying the run was in one guest). */
+  hosts: string[];
+  quick: boolean;
+  reps: number;
+  seconds: number;
+  write?: HostsWriteResult;
+  allreduce?: AllreduceResult;
+  retries?: RetryRecord[];
+}
+
 export interface BenchResults {
   date: string;
   quick: boolean;
@@ -32,6 +49,10 @@ export interface BenchResults {
   host: HostMicro | null;
   /** Guest kernel series ('6.1', '6.12') -> what ran in that boot (null: the boot failed). */
   vm: Record<string, VmResult | null>;
+  /** The two-host boot (absent in results before 2026-12-02; null: the boot failed). */
+  hosts?: HostsResult | null;
+  /** qemu's -accel choice for the two guests of the two-host boot. */
+  hostsAccel?: string;
   /** qemu's -accel choice for the benchmark guests ('multi', 'single'; absent in results before 2026-12-02: multi). */
   guestAccel?: string;
   /** Steps that failed to produce numbers. */

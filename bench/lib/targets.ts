@@ -53,11 +53,35 @@ export function targets(r: BenchResults): TargetRow[] {
       `${c.opsPerSecond.median.toFixed(0)} vs ${base.opsPerSecond.median.toFixed(0)} writes/s`));
   }
   if (!vm?.reuse) rows.push(row('buffer reuse (16 buffers): cache vs register-per-op (never slower)', null, '>=', 1, 'n/a'));
+  rows.push(...hostsTargets(r));
   for (const [series, v] of Object.entries(r.vm)) {
     const k = v?.kmod;
     rows.push(row(`kernel (${k?.kernel ?? series}): mmap/munmap loop, ${k?.regs?.toLocaleString('en') ?? '100,000'} registrations vs none`, k?.ratio, '<=', 1.5,
       k ? `${k.loopNsRegs.median.toFixed(0)} vs ${k.loopNs0.median.toFixed(0)} ns/iteration` : 'n/a'));
   }
+  return rows;
+}
+
+/** Across two hosts (two VMs, same boot): WRITE beside perftest, the ring allreduce beside MPI_Allreduce. */
+function hostsTargets(r: BenchResults): TargetRow[] {
+  if (r.hosts === undefined) return []; // results from before the two-host group
+  const rows: TargetRow[] = [];
+  const w = r.hosts?.write?.rows;
+  for (const size of [65536, 262144, 1048576]) {
+    const x = w?.find((q) => q.size === size);
+    rows.push(row(`across hosts: RDMA WRITE bandwidth through world.write, ${formatSize(size)}, vs ib_write_bw`, x?.bwRatio, '>=', 0.95,
+      x ? `${x.worldMBps.median.toFixed(1)} vs ${x.perftestMBps.median.toFixed(1)} MB/s` : 'n/a'));
+  }
+  const lat = w?.find((q) => q.size === 8);
+  rows.push(row('across hosts: 8 B awaited world.write vs ib_write_lat round trip', lat?.latRatio, '<=', 1.3,
+    lat ? `${lat.worldWriteUs.median.toFixed(1)} vs ${lat.perftestRttUs.median.toFixed(1)} us` : 'n/a'));
+  const a = r.hosts?.allreduce;
+  const big = a?.rows.filter((q) => q.size >= 65536) ?? [];
+  for (const q of big) {
+    rows.push(row(`across hosts: ring allreduce (World) vs MPI_Allreduce (${a!.transport?.pml ?? '?'}), ${formatSize(q.size)}: MPI time / ring time`, q.ratio, '>=', 1,
+      `${q.ringUs.median.toFixed(0)} vs ${q.mpiUs.median.toFixed(0)} us per call`));
+  }
+  if (!big.length) rows.push(row('across hosts: ring allreduce (World) vs MPI_Allreduce, 64 KiB and up: MPI time / ring time', null, '>=', 1, 'n/a'));
   return rows;
 }
 

@@ -1,5 +1,8 @@
 // Runs perftest's ib_write_bw / ib_write_lat (server in the background, client
-// against it) on one device in this machine and parses their result line.
+// against it) and parses their result line. The server runs in this machine,
+// or on another host through `via`, a command prefix that runs a command there
+// the way ssh does (e.g. ['scripts/vm/vm-rsh', 'node2'] in the two-host VM);
+// the client always runs here and connects to `host`.
 import { spawn } from 'node:child_process';
 
 let nextPort = 18600 + (process.pid % 500);
@@ -30,12 +33,12 @@ const lastLine = (out) => out.split('\n').map((l) => l.trim()).filter(Boolean).s
 // replaced by a new one on a new port. `record` (optional) hears of every
 // server started (ran) and every one that gave no result (failed, with why),
 // so a caller can report them instead of hiding them.
-async function pair(tool, common, host, record) {
+async function pair(tool, common, host, record, via = []) {
   let last = '';
   for (let round = 0; round < 5; round++) {
     const args = [...common, '-p', String(nextPort++)];
     record?.ran();
-    const server = start(tool, args, 300_000);
+    const server = via.length ? start(via[0], [...via.slice(1), tool, ...args], 300_000) : start(tool, args, 300_000);
     await sleep(1500);
     for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
       const client = await start(tool, [...args, host], 300_000).done;
@@ -84,13 +87,14 @@ function findRow(out, size) {
  * column (MiB/s in perftest). cqMod: a completion every cqMod writes (perftest's
  * default is 100; the binding signals every write, i.e. 1). perftest's CPU
  * frequency estimate sometimes fails under emulation (0 MB/s): such runs are
- * repeated, and told to `record` ({ ran(), failed(why) }) if given.
+ * repeated, and told to `record` ({ ran(), failed(why) }) if given. `via`:
+ * where the server runs (see the top of this file; default here).
  */
-export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod, record }) {
+export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod, record, via }) {
   const mod = cqMod === undefined ? [] : ['-Q', String(cqMod)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record);
+    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record, via);
     const [, n, , bwAvg] = resultRow(out, size, record);
     const bytesPerSec = bwAvg * 2 ** 20;
     if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
@@ -105,11 +109,11 @@ export async function perftestBw({ device, host, size, iters, txDepth = 128, cqM
  * then comes out as 0 under emulation ('inf' results): such runs are repeated,
  * and told to `record` if given.
  */
-export async function perftestLat({ device, host, size, iters, inline, record }) {
+export async function perftestLat({ device, host, size, iters, inline, record, via }) {
   const extra = inline === undefined ? [] : ['-I', String(inline)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host, record);
+    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host, record, via);
     const f = resultRow(out, size, record);
     if (Number.isFinite(f[5]) && f[5] > 0) return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
     record?.failed(`gave no finite latency (t_avg ${f[5]}; its CPU frequency estimate failed)`);

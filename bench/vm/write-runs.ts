@@ -46,8 +46,8 @@ export interface WriteOptions {
 // bandwidth: it is run again, and after five tries this repetition gets no
 // value (NaN). Every failed run, and every repetition left without a value, is
 // recorded under `what` in `retries` (the report shows them: n of N).
-async function nonZero<T>(what: string, rep: number, run: (record: PerftestRecord) => Promise<T>, value: (r: T) => number,
-  o: WriteOptions): Promise<number> {
+export async function nonZero<T>(what: string, rep: number, run: (record: PerftestRecord) => Promise<T>, value: (r: T) => number,
+  o: Pick<WriteOptions, 'log' | 'retries'>): Promise<number> {
   let last = 'reported 0';
   const record: PerftestRecord = {
     ran: () => o.retries.ran(what),
@@ -68,7 +68,7 @@ async function nonZero<T>(what: string, rep: number, run: (record: PerftestRecor
   return NaN;
 }
 
-interface PerftestRecord {
+export interface PerftestRecord {
   ran(): void;
   failed(why: string): void;
 }
