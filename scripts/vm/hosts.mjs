@@ -225,13 +225,15 @@ export function runHosts(options, command) {
         ? `vm: ${g.node.name}'s kernel report from its serial log:\n${report.lines.join('\n')}`
         : `vm: no kernel report on ${g.node.name}'s serial console; its last lines:\n${report.lines.filter((l) => l && !BOOT_NOISE.test(l)).join('\n')}`);
     }
+    // Both ready: node1 says so once node2 answers.
     const bootSeconds = node1.readyAt ? (node1.readyAt - started) / 1000 : null;
+    const node2Seconds = node2.readyAt ? (node2.readyAt - started) / 1000 : null;
     if (status !== 0 && keep > 0) {
       const files = {
         'command.txt': `${command}\n`,
         'run.json': `${JSON.stringify({
           hosts: 2, kernel: options.kernel, kver, cpu: options.cpu, accel: options.accel, smp: options.smp, memory: options.memory,
-          command, status, reason: reasons.join(', ') || null, seconds, bootSeconds, started: startedAt.toISOString(),
+          command, status, reason: reasons.join(', ') || null, seconds, bootSeconds, node2BootSeconds: node2Seconds, started: startedAt.toISOString(),
         }, null, 2)}\n`,
       };
       for (const g of guests) {
@@ -242,7 +244,7 @@ export function runHosts(options, command) {
       console.error(`vm: serial logs and kernel logs of both guests of this failed run: ${dir}`);
     }
     if (process.env.RDMA_REGCACHE_VM_VERBOSE) {
-      console.error(`vm: 2 hosts, ${kver}, -cpu ${options.cpu} -accel ${options.accel} -smp ${options.smp} -m ${options.memory}, both ready after ${bootSeconds?.toFixed(1) ?? '?'} s, ${seconds.toFixed(1)} s, status ${status}`);
+      console.error(`vm: 2 hosts, ${kver}, -cpu ${options.cpu} -accel ${options.accel} -smp ${options.smp} -m ${options.memory}, node2 ready after ${node2Seconds?.toFixed(1) ?? '?'} s, both after ${bootSeconds?.toFixed(1) ?? '?'} s, ${seconds.toFixed(1)} s, status ${status}`);
     }
     rmSync(job, { recursive: true, force: true });
     return status;

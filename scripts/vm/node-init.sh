@@ -42,8 +42,10 @@ if [ "$NODE" = node2 ]; then
   # The caller's environment too, as node1's job gets it (and the same PATH).
   . "$JOB/env.sh"
   cd "$PROJECT"
-  "$PROJECT/scripts/vm/vm-rsh" --serve "$GUEST_IP" </dev/null &
-  server=$!
+  # Ready once the server listens: it says so on its output.
+  coproc SERVER { exec "$PROJECT/scripts/vm/vm-rsh" --serve "$GUEST_IP" </dev/null; }
+  server=$SERVER_PID
+  read -r -t 300 _ <&"${SERVER[0]}" || fail_setup "vm-rsh server did not start"
   echo "vm: $NODE ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s after boot)" >&2
   # node1 (or the harness, if node1 died) leaves "stop" in the run's folder
   # when the job has ended. The folder is listed, not the name looked up: 9p
