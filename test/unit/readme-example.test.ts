@@ -10,3 +10,10 @@ test('README quick start is bench/examples/pgas.ts', () => {
   expect(block![1]).toBe(readFileSync('bench/examples/pgas.ts', 'utf8'));
   expect(block![1]!.trimEnd().split('\n').length).toBeLessThan(30);
 });
+
+test('README quick start across hosts is bench/examples/world-pgas.ts', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const block = /## Quick start across hosts[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme);
+  expect(block, 'README has a "## Quick start across hosts" section with a ```ts block').not.toBeNull();
+  expect(block![1]).toBe(readFileSync('bench/examples/world-pgas.ts', 'utf8'));
+});
