@@ -277,7 +277,7 @@ export interface NativePmix {
   fence(collectData: boolean, timeoutSec?: number): Promise<void>;
   /** PMIx_Get of rank's key in this job, on a thread of its own. */
   get(rank: number, key: string, timeoutSec?: number): Promise<Buffer>;
-  /** PMIx_Finalize; pending fence/get promises reject. Idempotent. */
+  /** PMIx_Finalize; pending fence/get promises reject with a ClosedError. Idempotent. */
   finalize(): void;
   /** PMIx_Error_string(status), once libpmix is loaded. */
   errorName(status: number): string | undefined;

@@ -310,16 +310,23 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
 
 // ---- finalize: explicit, or the cleanup hook's backstop ----
 
-// Rejects every pending operation (JS thread of the owner) and unrefs its
-// thread-safe function, so a thread still blocked in libpmix keeps nothing alive.
-void AbandonPending(Napi::Env env, const char* why) {
+// Rejects every pending operation (JS thread of the owner) with a ClosedError,
+// as every object of the library does with what is pending at close(), and
+// unrefs its thread-safe function, so a thread still blocked in libpmix keeps
+// nothing alive.
+void AbandonPending(Napi::Env env) {
   Session& s = S();
   auto pending = std::move(s.pending);
   s.pending.clear();
+  Napi::FunctionReference& closed = Data(env).closedClass;
   for (const auto& op : pending) {
     if (op->settled) continue;
     op->settled = true;
-    op->deferred.Reject(PmixError(env, PMIX_ERR_INIT, op->call, why).Value());
+    std::string detail = std::string("was finalized while ") + op->call + " was pending";
+    Napi::Value err = closed.IsEmpty()
+                          ? PmixError(env, PMIX_ERR_INIT, op->call, detail).Value()
+                          : closed.New({Napi::String::New(env, "Pmix"), Napi::String::New(env, detail)});
+    op->deferred.Reject(err);
     op->tsfn.Unref(env);
   }
 }
@@ -351,7 +358,7 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
   if (!s.initialized || s.finalized) return env.Undefined();
   if (s.owner != static_cast<napi_env>(env))
     ThrowPmix(env, PMIX_ERR_INIT, "PMIx_Finalize", "PMIx was initialised by another thread of this process");
-  AbandonPending(env, "PMIx was finalized while the operation was pending");
+  AbandonPending(env);
   pmix_status_t rc = FinalizeSession();
   if (rc != PMIX_SUCCESS) ThrowPmix(env, rc, "PMIx_Finalize");
   return env.Undefined();

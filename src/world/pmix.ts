@@ -247,8 +247,9 @@ export class Pmix implements PmixProcessInfo, Disposable {
   /**
    * PMIx_Finalize: tells the launcher this process is done with PMIx (an
    * Open MPI job aborts if a rank exits without it; process exit does it when
-   * this was not called). Pending fence()/get() promises reject. Idempotent;
-   * a process cannot init() PMIx again afterwards.
+   * this was not called). Pending fence()/get() promises reject with a
+   * {@link ClosedError}. Idempotent; a process cannot init() PMIx again
+   * afterwards.
    */
   finalize(): void {
     if (this.#closed) return;

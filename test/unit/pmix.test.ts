@@ -15,7 +15,7 @@ import { Pmix } from '../../src/world/pmix.js';
 
 const FIXTURE = fileURLToPath(new URL('fixtures/pmix-rank.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const RUN_TIMEOUT = 60_000;
+const RUN_TIMEOUT = 90_000;
 
 const onPath = (name: string) =>
   (process.env.PATH ?? '').split(delimiter).some((dir) => {
@@ -236,6 +236,17 @@ describe.skipIf(!BUILT || !HAVE_MPIRUN)('PMIx under mpirun', () => {
     expect(r.status, r.output).toBe(0);
     expect(result(r, 0)).toEqual({ rank: 0, loaded: true });
     expect(result(r, 1)).toEqual({ rank: 1, loaded: true });
+  });
+
+  it('finalize() with a fence pending rejects it with a ClosedError, and the process still exits', async () => {
+    const r = await mpirun(2, 'finalize-pending');
+    expect(r.status, r.output).toBe(0);
+    const res0 = result(r, 0);
+    expect(res0.fence).toMatchObject({ isClosedError: true, code: 'ERR_CLOSED', syscall: 'Pmix' });
+    expect(res0.fence.message).toMatch(/finalized while PMIx_Fence was pending/);
+    expect(res0.finalizeMs).toBeLessThan(5000);
+    // The other rank's fence cannot complete any more; it fails rather than hangs.
+    expect(result(r, 1).fence).toMatchObject({ isPmixError: true, syscall: 'PMIx_Fence' });
   });
 
   it('fence() with timeoutMs rejects with PMIX_ERR_TIMEOUT while a rank stays away', async () => {
