@@ -49,20 +49,26 @@ export interface AllreduceResult {
   rows: AllreduceRow[];
   /** Registration cache counters of the ring allreduce's ranks, last repetition. */
   cache: Record<string, unknown>[];
+  /** One world.barrier() (PMIx fence), the slowest rank's mean, us, per repetition: ringAllreduce's run() starts with one. */
+  barrierUs: Spread;
 }
 
 export interface AllreduceOptions {
   hosts: Hosts;
   steps: AllreduceStep[];
   reps: number;
+  /** Quick mode: no separate transport probe, the one MPI run carries Open MPI's selection logs (its times are not judged). */
+  quick?: boolean;
   log: (s: string) => void;
 }
 
 /** Sizes and iteration counts: 8 B, then powers of 4 from 64 B up to `max`; iterations from a byte budget, within [minIters, maxIters]. */
 export function allreducePlan(quick: boolean): AllreduceStep[] {
   const sizes = quick ? [8, 65536] : [8, ...Array.from({ length: 10 }, (_, k) => 64 * 4 ** k)]; // 8 B, 64 B .. 16 MiB
-  const budget = quick ? 1 << 20 : 32 << 20;
-  const [minIters, maxIters] = quick ? [3, 10] : [3, 100];
+  // Under emulation on a shared 2-core machine one ring call takes from about
+  // a second (8 B) to tens of seconds (16 MiB): counts stay small.
+  const budget = quick ? 1 << 20 : 16 << 20;
+  const [minIters, maxIters] = quick ? [3, 3] : [3, 20];
   return sizes.map((size) => {
     const iters = Math.max(minIters, Math.min(maxIters, Math.floor(budget / size)));
     return { size, iters, warmup: Math.max(1, Math.floor(iters / 10)) };
@@ -157,10 +163,11 @@ export async function allreduceRuns(o: AllreduceOptions): Promise<AllreduceResul
   // Long enough for the full plan under emulation; the harness's own time limit is above it.
   const timeoutMs = 3600_000;
 
+  const verbose = ['--mca', 'pml_base_verbose', '10', '--mca', 'btl_base_verbose', '30'];
   let transport: Transport | null = null;
-  {
+  if (!o.quick) {
     o.log('MPI_Allreduce transport: one short run with pml/btl selection logs');
-    const probe = new JsonChild('mpirun', mpirunArgs(o.hosts, perHost, [binary, '8:2:1'], ['--mca', 'pml_base_verbose', '10', '--mca', 'btl_base_verbose', '30']),
+    const probe = new JsonChild('mpirun', mpirunArgs(o.hosts, perHost, [binary, '8:2:1'], verbose),
       { env, timeoutMs: 600_000, echo: () => {} });
     const end = await probe.all();
     if (end.code !== 0) throw new Error(`MPI_Allreduce transport probe: mpirun exited ${end.code ?? end.signal} (${probe.tail()})`);
@@ -172,14 +179,21 @@ export async function allreduceRuns(o: AllreduceOptions): Promise<AllreduceResul
   const ring: Map<number, number>[] = [];
   let hosts: string[] = [];
   let cache: Record<string, unknown>[] = [];
+  const barrier: number[] = [];
   for (let r = 0; r < o.reps; r++) {
     const order = r % 2 === 0 ? ['mpi', 'ring'] : ['ring', 'mpi'];
     for (const which of order) {
       if (which === 'mpi') {
         o.log(`rep ${r + 1}/${o.reps}: MPI_Allreduce, ${ranks} ranks, ${o.steps.length} sizes`);
-        const c = new JsonChild('mpirun', mpirunArgs(o.hosts, perHost, [binary, ...o.steps.map(arg)]), { env, timeoutMs });
+        const probe = o.quick && transport === null;
+        const c = new JsonChild('mpirun', mpirunArgs(o.hosts, perHost, [binary, ...o.steps.map(arg)], probe ? verbose : []),
+          { env, timeoutMs, echo: probe ? () => {} : undefined });
         const end = await c.all();
         if (end.code !== 0) throw new Error(`MPI_Allreduce: mpirun exited ${end.code ?? end.signal} (${c.tail()})`);
+        if (probe) {
+          transport = parseTransport(c.output.join('\n'), env);
+          o.log(`Open MPI's transport: ${transport.summary}`);
+        }
         mpi.push(slowest(end.lines, o.steps, ranks, 'MPI_Allreduce'));
       } else {
         o.log(`rep ${r + 1}/${o.reps}: ring allreduce (World), ${ranks} ranks, ${o.steps.length} sizes`);
@@ -191,6 +205,8 @@ export async function allreduceRuns(o: AllreduceOptions): Promise<AllreduceResul
         const byRank = new Map(lines.map((l) => [Number(l.rank), String(l.hostname)]));
         hosts = Array.from({ length: ranks }, (_, k) => byRank.get(k) ?? '?');
         cache = end.lines.filter((l) => l.op === 'cache').sort((a, b) => Number(a.rank) - Number(b.rank));
+        const fences = end.lines.filter((l) => l.op === 'barrier').map((l) => Number(l.meanUs));
+        barrier.push(fences.length ? Math.max(...fences) : NaN);
       }
     }
   }
@@ -201,5 +217,5 @@ export async function allreduceRuns(o: AllreduceOptions): Promise<AllreduceResul
     o.log(`allreduce ${formatSize(s.size)}: MPI_Allreduce ${row.mpiUs.median.toFixed(1)} us, ring ${row.ringUs.median.toFixed(1)} us (MPI/ring ${row.ratio.median.toFixed(2)}x)`);
     return row;
   });
-  return { ranks, hosts, transport, rows, cache };
+  return { ranks, hosts, transport, rows, cache, barrierUs: spread(barrier) };
 }

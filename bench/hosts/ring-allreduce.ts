@@ -13,12 +13,22 @@
  * The timed calls reduce in place, each into the previous result (the values
  * grow by a factor of the world size per call and stay finite for the
  * iteration counts used here); after the timed loop one more call on fresh
- * input is checked for the exact sum. At the end each rank prints its cache's
+ * input is checked for the exact sum. First each rank times world.barrier()
+ * alone ({"op":"barrier","meanUs":..}), a floor under run()'s time (it
+ * starts with one). At the end each rank prints its cache's
  * counters ({"op":"cache",...}): every step's send buffer is a new
  * Float64Array, so reuse goes through the registration cache.
  */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RegistrationCache, World } from 'rdma-regcache';
-import { ringAllreduce } from '../examples/ring-allreduce.js';
+
+// RDMA_REGCACHE_RING_MODULE: another module exporting ringAllreduce (a candidate
+// change to the example) to time the same way; default: the example itself.
+const ringModule = process.env.RDMA_REGCACHE_RING_MODULE;
+const { ringAllreduce } = (ringModule
+  ? await import(pathToFileURL(resolve(ringModule)).href)
+  : await import('../examples/ring-allreduce.js')) as typeof import('../examples/ring-allreduce.js');
 
 interface Step {
   size: number;
@@ -45,6 +55,16 @@ const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringi
 const fill = (data: Float64Array, r: number) => {
   for (let i = 0; i < data.length; i++) data[i] = (r + i) % 1000;
 };
+
+// What one world.barrier() (a PMIx fence) costs here: ringAllreduce's run()
+// starts with one, so it is a floor under every call's time.
+{
+  const n = Math.min(20, Math.max(3, ...steps.map((s) => s.iters)));
+  await world.barrier();
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < n; k++) await world.barrier();
+  say({ op: 'barrier', rank, iters: n, meanUs: Number(process.hrtime.bigint() - t0) / 1e3 / n });
+}
 
 let wrongSizes = 0;
 for (const step of steps) {

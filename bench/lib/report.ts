@@ -1,4 +1,5 @@
 /** The Markdown report: every §5 target with its ratio, then each benchmark's figures and chart. */
+import { troubleText } from '../hosts/counters.js';
 import type { BenchResults, HostsResult, VmResult } from './results.js';
 import { formatSize, formatSpread, spread, type Spread } from './stats.js';
 import type { TargetRow } from './targets.js';
@@ -155,6 +156,9 @@ function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]):
   return out;
 }
 
+/** Decimals for MB/s: small messages across the emulated wire run well below 1 MB/s. */
+const mbDigits = (s: Spread) => (s.n > 0 && s.median < 0.1 ? 4 : s.n > 0 && s.median < 10 ? 2 : 1);
+
 function hostsSections(h: HostsResult, accel: string | undefined, img: (name: string, alt: string) => string[]): string[] {
   const out: string[] = [
     `## Across two hosts (${h.hosts.join(' and ')}, ${h.kernel}, one boot)`,
@@ -173,8 +177,10 @@ function hostsSections(h: HostsResult, accel: string | undefined, img: (name: st
         '(queue depth 128, cache on, registration pre-warmed), latency of one awaited world.write (post to completion, a round trip) against 2 x ib_write_lat.',
       '',
       table(['size', 'iterations', 'ib_write_bw MB/s', 'world.write MB/s', 'ratio', 'ib_write_lat RTT us', 'world.write us', 'ratio'],
-        w.rows.map((q) => [formatSize(q.size), `${q.bwIters} / ${q.latIters}`, fs(q.perftestMBps, 1), fs(q.worldMBps, 1), x(q.bwRatio),
+        w.rows.map((q) => [formatSize(q.size), `${q.bwIters} / ${q.latIters}`, fs(q.perftestMBps, mbDigits(q.perftestMBps)), fs(q.worldMBps, mbDigits(q.worldMBps)), x(q.bwRatio),
           fs(q.perftestRttUs, 1), fs(q.worldWriteUs, 1), x(q.latRatio)])),
+      '',
+      `Lost or repeated frames during this phase (rxe retries, sequence errors, RNR; the NIC's drops): ${troubleText(h.counters?.write)}.`,
       '',
       ...img('hosts-write-bw', 'WRITE bandwidth across hosts'),
     );
@@ -192,7 +198,9 @@ function hostsSections(h: HostsResult, accel: string | undefined, img: (name: st
         'Ratio: MPI time over ring time (above 1: the library is ahead).',
       '',
       `- Open MPI's transport: ${a.transport?.summary ?? 'not determined'}.`,
+      `- Lost or repeated frames during this phase (rxe retries, sequence errors, RNR; the NIC's drops): ${troubleText(h.counters?.allreduce)}.`,
       ...(c.length ? [`- Registration cache of the ring allreduce's ranks (last repetition): ${c.join('; ')}.`] : []),
+      ...(a.barrierUs ? [`- One world.barrier() (a PMIx fence through Open MPI's daemons), slowest rank's mean: ${fs(a.barrierUs, 0)} us; ringAllreduce's run() starts with one, so no call is shorter.`] : []),
       '',
       table(['size', 'iterations (warm-up)', 'MPI_Allreduce us', 'ring allreduce us', 'MPI / ring'],
         a.rows.map((q) => [formatSize(q.size), `${q.iters} (${q.warmup})`, fs(q.mpiUs, 1), fs(q.ringUs, 1), x(q.ratio)])),

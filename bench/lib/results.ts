@@ -1,6 +1,7 @@
 /** The shape of bench/results/<date>.json: what run.ts gathers, what the report and targets read. */
 import type { HostMicro } from '../host/micro.js';
 import type { AllreduceResult } from '../hosts/allreduce-runs.js';
+import type { CounterDeltas } from '../hosts/counters.js';
 import type { HostsWriteResult } from '../hosts/write-runs.js';
 import type { InvalidationCost } from '../vm/invalidation-cost.js';
 import type { KmodResult } from '../vm/kmod-runs.js';
@@ -38,6 +39,8 @@ export interface HostsResult {
   seconds: number;
   write?: HostsWriteResult;
   allreduce?: AllreduceResult;
+  /** rxe and NIC counters that moved during each phase ('write', 'allreduce'), per guest. */
+  counters?: Record<string, CounterDeltas>;
   retries?: RetryRecord[];
 }
 
