@@ -148,8 +148,10 @@ export function runHosts(options, command) {
           // "stop" already unless it died).
           if (!existsSync(join(job, 'stop'))) writeFileSync(join(job, 'stop'), '');
           graceTimer = setTimeout(() => kill(node2, 'no power-off'), STOP_GRACE_SECONDS * 1000);
-        } else if (g === node2 && !other.closed && !g.killedBecause) {
-          // node2 went first: it died, or it failed to set up; node1's job cannot go on.
+        } else if (g === node2 && !other.closed && !g.killedBecause && !existsSync(join(job, 'stop'))) {
+          // node2 went before node1's job ended: it died, or it failed to set
+          // up; node1's job cannot go on. (After "stop", node2 may well power
+          // off before node1 has: node1 is finishing on its own.)
           kill(node1, 'node2 stopped');
         }
         if (guests.every((o) => o.closed)) {

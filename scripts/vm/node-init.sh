@@ -2,8 +2,9 @@
 # once the host root, the scratch mounts and the modules are up, when vm.env
 # names this guest's NODE (node1 or node2). Brings up the wire (the virtio-net
 # NIC whose MAC is $MAC, joined to the other guest's by qemu), rxe0 on it, the
-# host names and what Open MPI needs; then node1 runs the job and node2 serves
-# remote commands (scripts/vm/vm-rsh) until the job has ended. Never returns.
+# host names, what Open MPI needs and a server of remote commands
+# (scripts/vm/vm-rsh); then node1 runs the job and node2 waits until it has
+# ended. Never returns.
 # From vm.env besides guest-init.sh's: NODE, MAC, WIRE (the run's folder,
 # shared by both guests: hosts, stop).
 
@@ -38,14 +39,16 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_oob_tcp_if_include=wire0 OMPI_MCA_btl_tcp_if_include=wire0
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_osc='^ucx'
 
+# Each node serves remote commands (vm-rsh, Open MPI's rsh agent) with its
+# environment, and the caller's too, as node1's job gets it (same PATH).
+. "$JOB/env.sh"
+cd "$PROJECT"
+# Ready once the server listens: it says so on its output.
+coproc SERVER { exec "$PROJECT/scripts/vm/vm-rsh" --serve "$GUEST_IP" </dev/null; }
+server=$SERVER_PID
+read -r -t 300 _ <&"${SERVER[0]}" || fail_setup "vm-rsh server did not start"
+
 if [ "$NODE" = node2 ]; then
-  # The caller's environment too, as node1's job gets it (and the same PATH).
-  . "$JOB/env.sh"
-  cd "$PROJECT"
-  # Ready once the server listens: it says so on its output.
-  coproc SERVER { exec "$PROJECT/scripts/vm/vm-rsh" --serve "$GUEST_IP" </dev/null; }
-  server=$SERVER_PID
-  read -r -t 300 _ <&"${SERVER[0]}" || fail_setup "vm-rsh server did not start"
   echo "vm: $NODE ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s after boot)" >&2
   # node1 (or the harness, if node1 died) leaves "stop" in the run's folder
   # when the job has ended. The folder is listed, not the name looked up: 9p

@@ -59,10 +59,14 @@ describe('two hosts: mpirun across node1 and node2', () => {
 });
 
 describe('two hosts: the wire', () => {
-  it('resolves both host names and runs a command on node2 through vm-rsh, status passed back', async () => {
+  it('resolves both host names and runs a command on either node through vm-rsh, status passed back', async () => {
     const r = await run(RSH, ['node2', 'echo $(hostname) $RDMA_REGCACHE_IP; getent hosts node1; exit 7']);
     expect(r.stdout).toBe('node2 192.0.2.2\n192.0.2.1       node1\n');
     expect(r.status).toBe(7);
+    // node1 serves too (a launch from node2, a check on both hosts).
+    const back = await run(RSH, ['node1', 'echo $(hostname) $RDMA_REGCACHE_IP']);
+    expect(back.stdout).toBe('node1 192.0.2.1\n');
+    expect(back.status).toBe(0);
   });
 
   it('carries ib_write_bw from node1 to node2 over rxe0 at MTU 4096', async () => {
