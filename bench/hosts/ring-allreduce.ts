@@ -48,7 +48,9 @@ if (!steps.length) {
   console.error('usage: mpirun -np N node --import tsx bench/hosts/ring-allreduce.ts SIZE:ITERS[:WARMUP] ...');
   process.exit(2);
 }
-const world = await World.init();
+// RDMA_REGCACHE_RING_PROGRESS=poll: the World's progress mode for an experiment (default 'event'; pass it with mpirun -x).
+const progress = process.env.RDMA_REGCACHE_RING_PROGRESS === 'poll' ? 'poll' : undefined;
+const world = await World.init(progress ? { progress } : {});
 const { rank, size: ranks } = world;
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 // Same input as the C program: element i of rank r is (r + i) mod 1000.

@@ -83,8 +83,22 @@ function findRow(out, size) {
 }
 
 /**
+ * Bytes per second of an ib_write_bw row from whichever of its two columns
+ * was printed with more significant digits: 'BW average' (MiB/s, two
+ * decimals: 0.02 for 8 B messages across the emulated wire) or 'MsgRate'
+ * (Mpps, six decimals: too few for 1 MiB messages at 50 per second). Both
+ * come from the same iteration count and time.
+ */
+export function rowBytesPerSec(bwAvg, mpps, size) {
+  const fromBw = bwAvg * 2 ** 20;
+  if (!(Number.isFinite(mpps) && mpps > 0) || !(bwAvg > 0)) return fromBw;
+  // Rounding error relative to the value: half a unit of the last printed digit.
+  return 0.005 / bwAvg <= 0.0000005 / mpps ? fromBw : mpps * 1e6 * size;
+}
+
+/**
  * ib_write_bw: bytes and messages per second, from its 'BW average[MB/sec]'
- * column (MiB/s in perftest). cqMod: a completion every cqMod writes (perftest's
+ * column (MiB/s in perftest) or its 'MsgRate[Mpps]' (rowBytesPerSec). cqMod: a completion every cqMod writes (perftest's
  * default is 100; the binding signals every write, i.e. 1). perftest's CPU
  * frequency estimate sometimes fails under emulation (0 MB/s): such runs are
  * repeated, and told to `record` ({ ran(), failed(why) }) if given. `via`:
@@ -95,8 +109,8 @@ export async function perftestBw({ device, host, size, iters, txDepth = 128, cqM
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
     out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record, via);
-    const [, n, , bwAvg] = resultRow(out, size, record);
-    const bytesPerSec = bwAvg * 2 ** 20;
+    const [, n, , bwAvg, mpps] = resultRow(out, size, record);
+    const bytesPerSec = rowBytesPerSec(bwAvg, mpps, size);
     if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
     record?.failed('reported 0 MB/s (its CPU frequency estimate failed)');
   }
