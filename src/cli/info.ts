@@ -103,6 +103,8 @@ export interface InfoReport {
     library?: string;
     /** PMIX_RANK/PMIX_NAMESPACE are set: started by a PMIx launcher. */
     underLauncher: boolean;
+    /** The addon was built with the PMIx binding (pmix.h was there). */
+    built?: boolean;
     note: string;
   };
   findings: Finding[];
@@ -348,7 +350,7 @@ async function monitorChoice(report: InfoReport): Promise<void> {
   }
 }
 
-function pmix(report: InfoReport): void {
+function pmix(native: NativeAddon | undefined, report: InfoReport): void {
   let library: string | undefined;
   try {
     const out = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/sbin:/usr/sbin` } });
@@ -358,14 +360,25 @@ function pmix(report: InfoReport): void {
   }
   library ??= ['/usr/lib/x86_64-linux-gnu/libpmix.so.2', '/usr/lib/aarch64-linux-gnu/libpmix.so.2', '/usr/lib64/libpmix.so.2', '/usr/lib/libpmix.so.2'].find((p) => existsSync(p));
   const underLauncher = Boolean(process.env.PMIX_RANK ?? process.env.PMIX_NAMESPACE);
+  const built = native?.pmix.built;
   report.pmix = {
     present: library !== undefined,
     ...(library ? { library } : {}),
     underLauncher,
-    note: library
-      ? 'the library does not use PMIx yet; World (planned) will'
-      : 'nothing needs it yet; World (planned) will need the Debian package libpmix2 under mpirun/srun',
+    ...(built !== undefined ? { built } : {}),
+    note:
+      built === false
+        ? 'the addon was built without PMIx (no pmix.h): World works only as a world of one; install libpmix-dev and npm rebuild rdma-regcache'
+        : library
+          ? 'World joins jobs started by mpirun, srun --mpi=pmix or any PMIx launcher'
+          : 'World needs libpmix2 (Debian/Ubuntu) or pmix (RHEL/Fedora) in jobs started by a launcher; a plain process is a world of one',
   };
+  if (underLauncher && (built === false || library === undefined))
+    report.findings.push({
+      level: 'error',
+      what: built === false ? 'started by a PMIx launcher, but the addon was built without PMIx' : 'started by a PMIx launcher, but libpmix.so.2 is missing',
+      fix: built === false ? 'sudo apt-get install libpmix-dev && npm rebuild rdma-regcache' : 'sudo apt-get install libpmix2 (RHEL/Fedora: pmix)',
+    });
 }
 
 function packageInfo(): { name: string; version: string } {
@@ -410,7 +423,7 @@ export async function collectInfo(): Promise<InfoReport> {
   moduleInfo(native, report);
   userfaultfd(native, report);
   if (native) await monitorChoice(report);
-  pmix(report);
+  pmix(native, report);
 
   if (native) {
     if (report.devicesError) {
