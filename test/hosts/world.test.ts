@@ -95,7 +95,7 @@ describe('World across two hosts (mpirun, 4 ranks)', () => {
     expect(r.signal).toBeNull();
     expect(r.status).not.toBe(0);
     for (const host of ['node1', 'node2']) {
-      const left = await run('scripts/vm/vm-rsh', [host, 'pgrep -f test/world/killed-rank.mjs || true']);
+      const left = await run('scripts/vm/vm-rsh', [host, "pgrep -f 'test/world/[k]illed-rank.mjs' || true"]);
       expect(left.stdout.trim(), host).toBe('');
     }
   }, TEST_MS);
