@@ -29,6 +29,11 @@ APT_PACKAGES=(
   # Jobs across hosts: PMIx (the addon loads libpmix at run time), Open MPI's
   # launcher and, for the bench's reference, its MPI_Allreduce.
   libpmix2 libpmix-dev openmpi-bin libopenmpi-dev
+  # The two-host VM's Slurm cluster (npm run vm -- --hosts 2 --slurm): slurmctld,
+  # slurmd, srun (slurm-wlm 22.05; its mpi/pmix plugin opens libpmix2 above)
+  # and munge. Their daemons run only in the guests (install_apt_packages keeps
+  # the host's from starting).
+  slurm-wlm munge
 )
 
 mkdir -p "$CACHE"
@@ -59,7 +64,19 @@ install_apt_packages() {
   [ "$(id -u)" = 0 ] || die "missing Debian packages: $missing (run as root, or apt-get install them)"
   apt_update_once
   log "apt-get install $missing"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  # munge, slurmctld and slurmd come with init scripts their installation would
+  # start: a policy-rc.d that refuses (unless the machine has its own) keeps
+  # the host free of daemons; the test VM starts its own.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# rdma-regcache setup: no daemon starts while packages install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  local status=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || status=$?
+  [ "$own_policy" = 0 ] || rm -f "$policy"
+  [ "$status" = 0 ] || die "apt-get install $missing failed (status $status)"
 }
 
 install_npm_packages() {

@@ -22,7 +22,7 @@ export const FAILED = join(CACHE, 'failed');
 export const DEFAULT_CPU = 'Nehalem';
 export const DEFAULT_ACCEL = 'tcg,thread=single';
 
-export const USAGE = 'usage: npm run vm -- [--hosts 1|2] [--kernel 6.1|6.12] [--timeout SECONDS] [--cpu MODEL] [--accel tcg,thread=single|multi] [--smp N] [--memory SIZE] <shell command>';
+export const USAGE = 'usage: npm run vm -- [--hosts 1|2] [--kernel 6.1|6.12] [--timeout SECONDS] [--cpu MODEL] [--accel tcg,thread=single|multi] [--smp N] [--memory SIZE] [--slurm (with --hosts 2)] <shell command>';
 
 /**
  * The harness's command line. Its options come first; everything from the
@@ -40,6 +40,8 @@ export function parseVmArgs(argv, env = process.env) {
     cpu: { type: 'string', default: env.RDMA_REGCACHE_VM_CPU || DEFAULT_CPU },
     accel: { type: 'string', default: env.RDMA_REGCACHE_VM_ACCEL || DEFAULT_ACCEL },
     smp: { type: 'string', default: env.RDMA_REGCACHE_VM_SMP || '2' },
+    // Two hosts only: a Slurm cluster on them (scripts/vm/slurm.mjs).
+    slurm: { type: 'boolean' },
   };
   let split = 0;
   while (split < argv.length && argv[split].startsWith('-')) {
@@ -63,6 +65,7 @@ export function parseVmArgs(argv, env = process.env) {
   }
   if (!/^[12]$/.test(values.hosts)) return { error: `vm: --hosts must be 1 or 2, got '${values.hosts}'` };
   const hosts = Number(values.hosts);
+  if (values.slurm && hosts !== 2) return { error: 'vm: --slurm needs --hosts 2' };
   // Two guests share the machine: 2 GiB each unless asked otherwise.
   const memory = values.memory ?? env.RDMA_REGCACHE_VM_MEMORY ?? (hosts === 1 ? '3G' : '2G');
   if (!/^\d+[MG]$/i.test(memory)) return { error: `vm: --memory must look like 3G or 2048M, got '${memory}'` };

@@ -18,6 +18,7 @@ import {
   BOOT_NOISE, CACHE, ROOT, guestExports, guestKernel, keepFailedRun, liner, qemuArgs, quote,
 } from './guest.mjs';
 import { guestKernelProblems, kernelReport, serialKernelProblems } from './kernel-log.mjs';
+import { prepareSlurm } from './slurm.mjs';
 
 const NODES = [
   { name: 'node1', ip: '192.0.2.1', mac: '52:54:00:c0:02:01' },
@@ -59,13 +60,15 @@ export function runHosts(options, command) {
   const exports = `${guestExports()}\nexport PATH=${quote(process.env.PATH ?? '/usr/bin:/bin')}\n`;
   mkdirSync(job, { recursive: true });
   writeFileSync(join(job, 'hosts'), hostsFile());
+  // --slurm: the run's slurm.conf and munge key (scripts/vm/slurm.mjs).
+  const slurmEnv = options.slurm ? prepareSlurm(job, NODES, options) : [];
   for (const node of NODES) {
     const dir = join(job, node.name);
     mkdirSync(dir);
     writeFileSync(join(dir, 'vm.env'), [
       `KROOT=${quote(join(kernelDir, 'root'))}`, `KO=${quote(ko)}`, `PROJECT=${quote(ROOT)}`,
       `GUEST_IP=${node.ip}`, `HOST_TTY=${process.stdout.isTTY ? 1 : 0}`,
-      `NODE=${node.name}`, `MAC=${node.mac}`, `WIRE=${quote(job)}`, '',
+      `NODE=${node.name}`, `MAC=${node.mac}`, `WIRE=${quote(job)}`, ...slurmEnv, '',
     ].join('\n'));
     writeFileSync(join(dir, 'env.sh'), exports);
   }

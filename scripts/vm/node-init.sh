@@ -39,6 +39,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_oob_tcp_if_include=wire0 OMPI_MCA_btl_tcp_if_include=wire0
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_osc='^ucx'
 
+# --slurm: munged on each node before it answers (scripts/vm/slurm.sh).
+[ -z "${SLURM_DIR:-}" ] || . "$PROJECT/scripts/vm/slurm.sh"
+
 # Each node serves remote commands (vm-rsh, Open MPI's rsh agent) with its
 # environment, and the caller's too, as node1's job gets it (same PATH).
 . "$JOB/env.sh"
@@ -68,6 +71,8 @@ fi
 
 # node1: the job starts once node2 answers.
 "$PROJECT/scripts/vm/vm-rsh" --wait node2 600 || fail_setup "node2 did not answer"
+# --slurm: slurmctld here, slurmd on both; the job starts once both are idle.
+[ -z "${SLURM_DIR:-}" ] || slurm_start_cluster
 echo "vm: ready ($(uname -r), $(cut -d' ' -f1 /proc/uptime)s after boot, node2 answers)" >&2
 cd "$PROJECT"
 if [ "$HOST_TTY" = 1 ]; then
