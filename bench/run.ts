@@ -130,7 +130,9 @@ if (!fromFile && !values['no-vm'] && !values['no-hosts']) {
   const k = kernels[0] ?? '6.1';
   log(`two hosts (${k}): WRITE across hosts beside perftest, ring allreduce beside MPI_Allreduce`);
   const cmd = `node --import tsx bench/hosts/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}`;
-  const p = spawnSync('node', ['scripts/vm/run.mjs', '--hosts', '2', '--kernel', k, '--timeout', quick ? '900' : '7200', '--accel', hostsAccel, cmd],
+  // Quick: about 6 min on a quiet machine, 12 min measured with other guests
+  // running (load 10); full: 7 sizes x 3 WRITE repetitions, 11 allreduce sizes x 3.
+  const p = spawnSync('node', ['scripts/vm/run.mjs', '--hosts', '2', '--kernel', k, '--timeout', quick ? '1200' : '7200', '--accel', hostsAccel, cmd],
     { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 28 });
   process.stderr.write(p.stderr ?? '');
   const harness = guestVerdict(p.stderr ?? '');
