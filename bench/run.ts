@@ -132,8 +132,13 @@ if (!fromFile && !values['no-vm'] && !values['no-hosts']) {
   const cmd = `node --import tsx bench/hosts/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}`;
   // Quick: about 6 min on a quiet machine, 12 min measured with other guests
   // running (load 10); full: 7 sizes x 3 WRITE repetitions, 11 allreduce sizes x 3.
+  // npm sets NODE (the node binary) for its scripts; the harness passes the
+  // caller's environment into both guests, where NODE names the guest (node1,
+  // node2): with npm's value node2 took node1's part. Not passed on.
+  const env = { ...process.env };
+  delete env.NODE;
   const p = spawnSync('node', ['scripts/vm/run.mjs', '--hosts', '2', '--kernel', k, '--timeout', quick ? '1200' : '7200', '--accel', hostsAccel, cmd],
-    { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 28 });
+    { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 28, env });
   process.stderr.write(p.stderr ?? '');
   const harness = guestVerdict(p.stderr ?? '');
   if (existsSync(file)) {
