@@ -6,6 +6,7 @@
 //                      memory, slurmctld on node1, PMIx the default MPI type,
 //                      no cgroups, state, spool and pid files on guest tmpfs
 //   slurm/munge.key    made for this run only, the same on both guests
+//   slurm/mpi.conf     PMIx fences by the ring algorithm (see prepareSlurm)
 //   slurm/cgroup.conf, slurm/task-prolog.sh
 //
 // The guests' side, scripts/vm/slurm.sh, starts munged, slurmctld and slurmd
@@ -116,5 +117,12 @@ export function prepareSlurm(job, nodes, options) {
   // plugins are; v1 needs nothing from the guest but a mount point
   // (scripts/vm/slurm.sh mounts a tmpfs there), and nothing uses it.
   writeFileSync(join(dir, 'cgroup.conf'), 'CgroupPlugin=cgroup/v1\nCgroupAutomount=no\n');
+  // mpi/pmix: the ring algorithm for every fence. In Slurm 22.05's default
+  // ("mixed": tree for a fence without data) a fence on node2 completed as
+  // soon as node2's own ranks had arrived, whatever node1's did (measured
+  // here with SLURM_PMIX_FENCE=tree and mixed), so a PMIx barrier did not
+  // wait for the other host. SLURM_PMIX_FENCE in a job's environment still
+  // overrides it.
+  writeFileSync(join(dir, 'mpi.conf'), 'PMIxCollFence=ring\n');
   return [`SLURM_DIR=${quote(dir)}`];
 }

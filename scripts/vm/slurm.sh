@@ -8,7 +8,8 @@
 # (/run is guest-private; the host's root is read-only in the guest).
 # slurm_start_cluster (node1, once node2 answers): slurmctld on node1, slurmd
 # on both, then waits until sinfo shows both nodes idle. A daemon that does
-# not come up fails the set-up with its log.
+# not come up fails the set-up with its log. The job then finds
+# RDMA_REGCACHE_SLURM=1 in its environment.
 
 SLURM_RUN=/run/slurm
 
@@ -71,6 +72,8 @@ slurm_start_cluster() {
     slurm_fail "node1 and node2 are not both idle in sinfo within 300 s"
   }
   echo "vm: slurm up (slurmctld on node1, slurmd on node1 and node2) in $((SECONDS - started)) s" >&2
+  # The job (and test/hosts/slurm.test.ts) can tell Slurm is there.
+  export RDMA_REGCACHE_SLURM=1
 }
 
 slurm_node_setup
