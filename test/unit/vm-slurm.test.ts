@@ -42,6 +42,9 @@ describe('npm run vm -- --hosts 2 --slurm', () => {
       expect(key.equals(readFileSync(join(b, 'slurm', 'munge.key')))).toBe(false);
       expect(statSync(join(a, 'slurm', 'munge.key')).mode & 0o777).toBe(0o400);
       expect(readFileSync(join(a, 'slurm', 'slurm.conf'), 'utf8')).toContain('NodeName=node2');
+      // Slurm 22.05's tree fence did not wait for the other host's ranks: ring for every fence.
+      expect(readFileSync(join(a, 'slurm', 'mpi.conf'), 'utf8')).toBe('PMIxCollFence=ring\n');
+      expect(readFileSync(join(a, 'slurm', 'cgroup.conf'), 'utf8')).toMatch(/^CgroupPlugin=cgroup\/v1$/m);
     } finally {
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });
