@@ -62,9 +62,9 @@ export interface AllreduceOptions {
   log: (s: string) => void;
 }
 
-/** Sizes and iteration counts: 8 B, then powers of 4 from 64 B up to `max`; iterations from a byte budget, within [minIters, maxIters]. */
-export function allreducePlan(quick: boolean): AllreduceStep[] {
-  const sizes = quick ? [8, 65536] : [8, ...Array.from({ length: 10 }, (_, k) => 64 * 4 ** k)]; // 8 B, 64 B .. 16 MiB
+/** Sizes (8 B, then powers of 4 from 64 B to 16 MiB; or `only`) and iteration counts from a byte budget, within [minIters, maxIters]. */
+export function allreducePlan(quick: boolean, only?: number[]): AllreduceStep[] {
+  const sizes = only ?? (quick ? [8, 65536] : [8, ...Array.from({ length: 10 }, (_, k) => 64 * 4 ** k)]); // 8 B, 64 B .. 16 MiB
   // Under emulation on a shared 2-core machine one ring call takes from about
   // a second (8 B) to tens of seconds (16 MiB): counts stay small.
   const budget = quick ? 1 << 20 : 16 << 20;

@@ -27,10 +27,14 @@ const { values } = parseArgs({
     reps: { type: 'string' },
     peer: { type: 'string', default: 'node2' },
     only: { type: 'string' },
+    // Comma-separated byte counts instead of the mode's own (a targeted run).
+    sizes: { type: 'string' },
+    'allreduce-sizes': { type: 'string' },
   },
 });
+const sizeList = (s: string | undefined) => s?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
 if (!values.out || (values.only !== undefined && !/^(write|allreduce)$/.test(values.only))) {
-  console.error('usage (on node1 of the two-host VM): bench/hosts/suite.ts --out FILE [--quick] [--reps N] [--peer node2|local] [--only write|allreduce]');
+  console.error('usage (on node1 of the two-host VM): bench/hosts/suite.ts --out FILE [--quick] [--reps N] [--peer node2|local] [--only write|allreduce] [--sizes B,B..] [--allreduce-sizes B,B..]');
   process.exit(2);
 }
 const hosts: Hosts = { self: isLocal({ self: '', peer: values.peer! }) ? 'local' : hostname(), peer: values.peer! };
@@ -74,7 +78,7 @@ const result: Record<string, unknown> = {
 };
 
 if (values.only !== 'allreduce') {
-  const sizes = quick ? [8, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576];
+  const sizes = sizeList(values.sizes) ?? (quick ? [8, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576]);
   log(`RDMA WRITE across hosts, perftest beside world.write: ${sizes.join(', ')} B, ${reps} repetition(s)`);
   result.write = await phase('RDMA WRITE across hosts', () => counted('write', () => hostsWriteRuns({
     hosts,
@@ -93,7 +97,8 @@ if (values.only !== 'allreduce') {
 }
 
 if (values.only !== 'write') {
-  const steps = allreducePlan(quick);
+  const only = sizeList(values['allreduce-sizes']);
+  const steps = allreducePlan(quick, only);
   log(`allreduce across hosts, MPI_Allreduce beside the ring allreduce: ${steps.map((s) => `${s.size} B x ${s.iters}`).join(', ')}; ${reps} repetition(s)`);
   result.allreduce = await phase('allreduce across hosts', () => counted('allreduce', () => allreduceRuns({ hosts, steps, reps, quick, log })));
 }

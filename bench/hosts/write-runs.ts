@@ -80,6 +80,7 @@ export async function hostsWriteRuns(o: HostsWriteOptions): Promise<HostsWriteRe
       const m = { pBw: [] as number[], wBw: [] as number[], pRtt: [] as number[], wLat: [] as number[] };
       for (let r = 0; r < o.reps; r++) {
         for (const tool of ['ib_write_bw', 'ib_write_lat']) o.retries.ran(`${tool} ${formatSize(size)} across hosts, repetitions`);
+        o.log(`${formatSize(size)}, repetition ${r + 1}: ib_write_bw, world.write, ib_write_lat, awaited world.write`);
         const pb = await nonZero(`ib_write_bw ${formatSize(size)} across hosts`, r + 1,
           (record) => perftestBw({ device: o.device, host: o.peerAddress, size, iters: bwIters, record, via }),
           (x: { bytesPerSec: number }) => x.bytesPerSec, o);
