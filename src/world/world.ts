@@ -248,7 +248,11 @@ export class World implements Disposable {
   /** Resolves once every rank has called barrier() (a PMIx fence). */
   async barrier(): Promise<void> {
     this.#assertOpen();
-    await this.#job?.fence(false);
+    // A data-collecting fence, though there is nothing new to collect: Slurm
+    // 22.05's PMIx plugin, with its default settings, ended a fence without
+    // data on each node as soon as that node's own ranks had arrived (seen on
+    // the two-host VM); a collecting fence waited for every rank everywhere.
+    await this.#job?.fence(true);
   }
 
   /**
