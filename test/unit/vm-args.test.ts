@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { parseVmArgs } from '../../scripts/vm/guest.mjs';
 import { hostsFile, wireArgs } from '../../scripts/vm/hosts.mjs';
 
@@ -46,4 +46,11 @@ describe('two-host wire', () => {
     expect(hostsFile()).toMatch(/^192\.0\.2\.2\tnode2$/m);
     expect(hostsFile()).toMatch(/^127\.0\.0\.1\tlocalhost$/m);
   });
+});
+
+test("guests do not get the host's NODE (npm sets it; the two-host guests name themselves with it)", async () => {
+  const { guestExports } = await import('../../scripts/vm/guest.mjs');
+  const lines = guestExports({ NODE: '/usr/bin/node', RDMA_REGCACHE_X: 'kept' });
+  expect(lines).not.toMatch(/export NODE=/);
+  expect(lines).toMatch(/export RDMA_REGCACHE_X='kept'/);
 });
