@@ -1,7 +1,7 @@
 import { RegistrationCache, type RegistrationCacheOptions } from '../cache/index.js';
 import { openDevice, type CompletionQueue, type Context, type ProtectionDomain } from '../verbs/index.js';
 import { RegisterPerOperation } from './per-operation.js';
-import { Poller, type Progress } from './progress.js';
+import { Poller, checkProgressOptions, type Progress } from './progress.js';
 
 export interface DomainOptions {
   /** RDMA device name (default: the first device). */
@@ -25,10 +25,7 @@ function checkDomainOptions(options: unknown): DomainOptions {
   if (o.device !== undefined && typeof o.device !== 'string') throw new TypeError('options.device must be a string');
   if (o.cqDepth !== undefined && (!Number.isInteger(o.cqDepth) || o.cqDepth < 1 || o.cqDepth > 4194304))
     throw new RangeError(`options.cqDepth must be an integer from 1 to 4194304, got ${String(o.cqDepth)}`);
-  if (o.progress !== undefined && o.progress !== 'event' && o.progress !== 'poll')
-    throw new TypeError(`options.progress must be 'event' or 'poll', got ${String(o.progress)}`);
-  if (o.spinUs !== undefined && !(typeof o.spinUs === 'number' && o.spinUs >= 0 && o.spinUs <= 1e6))
-    throw new RangeError(`options.spinUs must be a number from 0 to 1e6, got ${String(o.spinUs)}`);
+  checkProgressOptions(o);
   if (o.cache !== undefined && o.cache !== 'per-operation' && (typeof o.cache !== 'object' || o.cache === null))
     throw new TypeError("options.cache must be cache options or 'per-operation'");
   return o;

@@ -15,7 +15,7 @@ import { OpKind } from '../verbs/completion.js';
 import { RdmaError } from '../errors.js';
 import { Domain } from './domain.js';
 import { Exposures } from './exposures.js';
-import { Poller, type Progress } from './progress.js';
+import { Poller, checkProgressOptions, type Progress } from './progress.js';
 import { RegisterPerOperation, type RegistrationSource } from './per-operation.js';
 import { checkRemoteRange, remoteAddress, type RemoteBuffer } from './remote-buffer.js';
 import { SlotQueue } from './slots.js';
@@ -114,10 +114,7 @@ function checkOptions(options: unknown): EndpointResourceOptions & Record<string
   if (o.device !== undefined && typeof o.device !== 'string') throw new TypeError('options.device must be a string');
   if (o.queueDepth !== undefined && (!Number.isInteger(o.queueDepth) || o.queueDepth < 1 || o.queueDepth > 16384))
     throw new RangeError(`options.queueDepth must be an integer from 1 to 16384, got ${String(o.queueDepth)}`);
-  if (o.progress !== undefined && o.progress !== 'event' && o.progress !== 'poll')
-    throw new TypeError(`options.progress must be 'event' or 'poll', got ${String(o.progress)}`);
-  if (o.spinUs !== undefined && !(typeof o.spinUs === 'number' && o.spinUs >= 0 && o.spinUs <= 1e6))
-    throw new RangeError(`options.spinUs must be a number from 0 to 1e6, got ${String(o.spinUs)}`);
+  checkProgressOptions(o);
   if (o.inline !== undefined && (!Number.isInteger(o.inline) || o.inline < 0 || o.inline > 4096))
     throw new RangeError(`options.inline must be an integer from 0 to 4096, got ${String(o.inline)}`);
   if (o.signalEvery !== undefined && (!Number.isInteger(o.signalEvery) || o.signalEvery < 1 || o.signalEvery > 65536))

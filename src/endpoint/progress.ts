@@ -3,6 +3,14 @@ import type { CompletionQueue } from '../verbs/index.js';
 /** How an endpoint learns of completions. */
 export type Progress = 'event' | 'poll';
 
+/** Checks the `progress` and `spinUs` options an Endpoint and a Domain share. */
+export function checkProgressOptions(o: { progress?: unknown; spinUs?: unknown }): void {
+  if (o.progress !== undefined && o.progress !== 'event' && o.progress !== 'poll')
+    throw new TypeError(`options.progress must be 'event' or 'poll', got ${String(o.progress)}`);
+  if (o.spinUs !== undefined && !(typeof o.spinUs === 'number' && o.spinUs >= 0 && o.spinUs <= 1e6))
+    throw new RangeError(`options.spinUs must be a number from 0 to 1e6, got ${String(o.spinUs)}`);
+}
+
 const now = (): number => performance.now() * 1000; // microseconds
 
 /**
