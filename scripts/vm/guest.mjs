@@ -4,7 +4,9 @@
 import {
   cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync,
 } from 'node:fs';
+import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -103,6 +105,9 @@ export function kernelAppend(job, env = process.env) {
     // lets through are hidden from the terminal (BOOT_NOISE), not from the log.
     'loglevel=5',
     'panic=-1',
+    // The harness's sysrq keys before a timeout kill (dumpGuestTasks): Debian's
+    // default mask (438) leaves the task and CPU dumps off.
+    'sysrq_always_enabled',
     // No CPU-vulnerability mitigations in this throw-away test guest: on the
     // emulated Nehalem the kernel turns on page-table isolation, and under TCG
     // every system call then cost ~15 us instead of ~0.46 us (getppid loop,
@@ -146,11 +151,70 @@ export function qemuArgs(options, kernelDir, kver, job, nic = ['-nic', 'none']) 
     '-kernel', join(kernelDir, 'root', 'boot', `vmlinuz-${kver}`),
     '-initrd', join(kernelDir, 'initramfs.cpio.gz'),
     '-append', kernelAppend(job),
-    '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
+    '-display', 'none', '-serial', 'stdio',
+    ...monitorArgs(job),
     ...nic, '-no-reboot',
     '-fsdev', 'local,id=hostroot,path=/,security_model=none,multidevs=remap',
     '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
   ];
+}
+
+/**
+ * The unix socket of a guest's qemu monitor, in its job folder; null when the
+ * path is too long for a socket address (the guest then runs without one).
+ */
+export function monitorSocket(job) {
+  const path = join(job, 'monitor.sock');
+  return Buffer.byteLength(path) < 100 ? path : null;
+}
+
+function monitorArgs(job) {
+  const path = monitorSocket(job);
+  return ['-monitor', path ? `unix:${path},server=on,wait=off` : 'none'];
+}
+
+// The sysrq keys pressed before a guest that outlived its limit is killed: 9
+// lets every later kernel line reach the serial console (the guests run at
+// loglevel 5), w lists the tasks blocked in D state, l backtraces every CPU,
+// t shows every task's state and stack. Then the log tells a hung guest from
+// a slow one.
+const DUMP_KEYS = ['9', 'w', 'l', 't'];
+
+/**
+ * Presses the dump keys on a running guest's emulated keyboard through its
+ * qemu monitor and waits `settleMs` for the kernel to print. Resolves true
+ * when the keys were sent, false when the guest has no monitor to reach
+ * (never rejects: the kill that follows must happen anyway).
+ */
+export function dumpGuestTasks(job, { gapMs = 300, settleMs = 5000 } = {}) {
+  const path = monitorSocket(job);
+  return new Promise((resolve) => {
+    if (!path || !existsSync(path)) {
+      resolve(false);
+      return;
+    }
+    let done = false;
+    const sock = createConnection(path);
+    const finish = (sent) => {
+      if (done) return;
+      done = true;
+      clearTimeout(guard);
+      sock.destroy();
+      resolve(sent);
+    };
+    const guard = setTimeout(() => finish(false), gapMs * DUMP_KEYS.length + settleMs + 3000);
+    sock.on('error', () => finish(false));
+    sock.resume(); // the monitor's banner and echoes are not needed
+    sock.on('connect', async () => {
+      for (const key of DUMP_KEYS) {
+        sock.write(`sendkey alt-sysrq-${key}\n`);
+        // One key at a time: sendkey holds a key 100 ms before releasing it.
+        await sleep(gapMs);
+      }
+      await sleep(settleMs);
+      finish(true);
+    });
+  });
 }
 
 // Kernel lines every boot prints at loglevel 5 that say nothing about the run,

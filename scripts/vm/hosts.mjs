@@ -15,9 +15,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BOOT_NOISE, CACHE, ROOT, guestExports, guestKernel, keepFailedRun, liner, qemuArgs, quote,
+  BOOT_NOISE, CACHE, ROOT, dumpGuestTasks, guestExports, guestKernel, keepFailedRun, liner, qemuArgs, quote,
 } from './guest.mjs';
-import { guestKernelProblems, kernelReport, serialKernelProblems } from './kernel-log.mjs';
+import { guestKernelProblems, kernelReport, serialKernelProblems, taskDumpSummary } from './kernel-log.mjs';
 import { prepareSlurm } from './slurm.mjs';
 
 const NODES = [
@@ -89,7 +89,7 @@ export function runHosts(options, command) {
       cwd: job, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const guest = {
-      node, dir, qemu, out, err, serialLog, chunks: [], tail: '', readyAt: null, closed: false, killedBecause: null,
+      node, dir, qemu, out, err, serialLog, chunks: [], tail: '', readyAt: null, closed: false, killedBecause: null, dumpFrom: null, dumpSent: false,
     };
     for (const [stream, lines, tag] of [[qemu.stdout, out, ''], [qemu.stderr, err, 'qemu: ']]) {
       stream.setEncoding('utf8');
@@ -116,8 +116,14 @@ export function runHosts(options, command) {
   };
 
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = setTimeout(async () => {
     timedOut = true;
+    // Where each guest's tasks are, before the kill (see dumpGuestTasks).
+    await Promise.all(guests.map(async (g) => {
+      if (g.closed) return;
+      g.dumpFrom = g.chunks.join('').length;
+      g.dumpSent = await dumpGuestTasks(g.dir);
+    }));
     for (const g of guests) kill(g, 'timeout');
   }, timeoutSeconds * 1000);
   let graceTimer;
@@ -172,6 +178,13 @@ export function runHosts(options, command) {
     return 2;
   }
 
+  // A guest's serial log up to the sysrq dump (the dump is full of call
+  // traces that are no kernel problem).
+  const beforeDump = (g) => {
+    const serial = g.chunks.join('');
+    return g.dumpFrom === null ? serial : serial.slice(0, g.dumpFrom);
+  };
+
   function conclude() {
     const seconds = (Date.now() - started) / 1000;
     let status;
@@ -216,7 +229,7 @@ export function runHosts(options, command) {
       const file = join(g.dir, 'dmesg');
       const dmesg = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       if (dmesg !== undefined) writeFileSync(join(CACHE, `last-dmesg-${options.kernel}-${g.node.name}.txt`), dmesg);
-      const serial = g.chunks.join('');
+      const serial = beforeDump(g);
       const problems = [...new Set([...(dmesg ? guestKernelProblems(dmesg) : []), ...serialKernelProblems(serial)])];
       if (problems.length > 0) {
         console.error(`vm: ${g.node.name}'s kernel log reports problems:\n${problems.slice(0, 40).join('\n')}${problems.length > 40 ? `\n... (${problems.length - 40} more)` : ''}`);
@@ -225,10 +238,17 @@ export function runHosts(options, command) {
       }
     }
     for (const g of timedOut ? guests : dead) {
-      const report = kernelReport(g.chunks.join(''));
+      const report = kernelReport(beforeDump(g));
       console.error(report.found
         ? `vm: ${g.node.name}'s kernel report from its serial log:\n${report.lines.join('\n')}`
         : `vm: no kernel report on ${g.node.name}'s serial console; its last lines:\n${report.lines.filter((l) => l && !BOOT_NOISE.test(l)).join('\n')}`);
+    }
+    for (const g of timedOut ? guests : []) {
+      if (g.dumpFrom === null) continue;
+      const summary = taskDumpSummary(g.chunks.join('').slice(g.dumpFrom));
+      console.error(summary.length > 0
+        ? `vm: where ${g.node.name}'s CPUs and tasks were at the time limit (sysrq w, l, t; the whole dump is in the kept serial log):\n${summary.join('\n')}`
+        : `vm: no task dump from ${g.node.name}: ${g.dumpSent ? 'its kernel did not take the sysrq keys within 5 s (hung with interrupts off?)' : 'its qemu monitor could not be reached'}`);
     }
     // Both ready: node1 says so once node2 answers.
     const bootSeconds = node1.readyAt ? (node1.readyAt - started) / 1000 : null;

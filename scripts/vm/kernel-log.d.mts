@@ -4,3 +4,5 @@ export function guestKernelProblems(log: string): string[];
 export function kernelReport(serial: string, maxLines?: number, tailLines?: number): { found: boolean; lines: string[] };
 /** Kernel lines of a serial log (time-stamped) that show a kernel bug, warning or oops. */
 export function serialKernelProblems(serial: string): string[];
+/** Each CPU's backtrace and the user tasks' and blocked tasks' states and stacks, from a sysrq w/l/t dump on a serial log. */
+export function taskDumpSummary(dump: string, options?: { stackLines?: number; maxLines?: number }): string[];

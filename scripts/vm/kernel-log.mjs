@@ -29,3 +29,33 @@ export function kernelReport(serial, maxLines = 120, tailLines = 30) {
 export function serialKernelProblems(serial) {
   return serial.split('\n').filter((line) => KERNEL_LINE.test(line) && PROBLEM.test(line));
 }
+
+const TASK_LINE = /task:(\S+)\s+state:(\S).*?\bpid:\s*(\d+).*?\bppid:\s*(\d+)/;
+const STRIP_STAMP = /^\[\s*\d+\.\d+\] ?/;
+
+/**
+ * What a sysrq dump (keys w, l and t) on a serial log says about a guest that
+ * outlived its time limit: each CPU's backtrace, and the state and first stack
+ * lines of every user task and of every task blocked in D state (kernel
+ * threads that sleep as they should are left out). Up to `maxLines` lines.
+ */
+export function taskDumpSummary(dump, { stackLines = 10, maxLines = 200 } = {}) {
+  const lines = dump.split('\n').map((l) => l.replace(STRIP_STAMP, ''));
+  const out = [];
+  for (let i = 0; i < lines.length && out.length < maxLines; i++) {
+    const task = TASK_LINE.exec(lines[i]);
+    const cpu = /^NMI backtrace for cpu \d+/.test(lines[i]);
+    if (!cpu && !task) continue;
+    if (task) {
+      const [, , state, pid, ppid] = task;
+      const kernelThread = pid === '2' || ppid === '2';
+      if (kernelThread && state !== 'D') continue;
+    }
+    out.push(lines[i]);
+    for (let j = i + 1; j < lines.length && j <= i + stackLines && out.length < maxLines; j++) {
+      if (TASK_LINE.test(lines[j]) || /^NMI backtrace for cpu/.test(lines[j]) || lines[j].trim() === '') break;
+      out.push(`  ${lines[j].trim()}`);
+    }
+  }
+  return out;
+}

@@ -22,12 +22,19 @@ if (!host) {
   process.exit(2);
 }
 const started = performance.now();
+// Time-stamped steps: when a run hits its time limit, the last mark says how
+// far it got (with the harness's sysrq dump: slow or hung, and where).
+const mark = (step) => console.log(`rdma-write-once: ${performance.now().toFixed(0)} ms after node started: ${step}`);
+mark('library loaded');
 const listener = await Endpoint.listen({ device, host });
+mark('listening');
 const [a, b] = await Promise.all([Endpoint.connect({ device, host, port: listener.port }), listener.accept()]);
+mark('connected');
 listener.close();
 const target = new Uint8Array(size);
 const source = randomFillSync(new Uint8Array(size));
 await a.write(source, b.expose(target), 0);
+mark('written');
 const bad = target.findIndex((v, i) => v !== source[i]);
 a.close();
 b.close();

@@ -15,9 +15,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BOOT_NOISE, CACHE, ROOT, guestExports, guestKernel, keepFailedRun, liner, parseVmArgs, qemuArgs as guestQemuArgs, quote,
+  BOOT_NOISE, CACHE, ROOT, dumpGuestTasks, guestExports, guestKernel, keepFailedRun, liner, parseVmArgs, qemuArgs as guestQemuArgs, quote,
 } from './guest.mjs';
-import { guestKernelProblems, kernelReport, serialKernelProblems } from './kernel-log.mjs';
+import { guestKernelProblems, kernelReport, serialKernelProblems, taskDumpSummary } from './kernel-log.mjs';
 
 const KEEP_FAILED = Number(process.env.RDMA_REGCACHE_VM_KEEP_FAILED || 20);
 const GUEST_IP = '192.0.2.1';
@@ -82,8 +82,14 @@ for (const [stream, lines, tag] of [[qemu.stdout, outLines, ''], [qemu.stderr, e
 }
 
 let timedOut = false;
-const timer = setTimeout(() => {
+// Where the sysrq dump starts in the serial log (what the kernel printed
+// before it is checked for problems; the dump itself is full of call traces).
+let dumpFrom = null;
+let dumpSent = false;
+const timer = setTimeout(async () => {
   timedOut = true;
+  dumpFrom = serialChunks.join('').length;
+  dumpSent = await dumpGuestTasks(job);
   qemu.kill('SIGKILL');
 }, timeoutSeconds * 1000);
 // The guest goes with the harness, however the harness ends: a signal
@@ -126,7 +132,8 @@ qemu.on('close', () => {
   errLines.end();
   serialLog.end();
   const seconds = (Date.now() - started) / 1000;
-  const serial = serialChunks.join('');
+  const fullSerial = serialChunks.join('');
+  const serial = dumpFrom === null ? fullSerial : fullSerial.slice(0, dumpFrom);
   let status;
   let reason;
   if (timedOut) {
@@ -159,6 +166,16 @@ qemu.on('close', () => {
     console.error(report.found
       ? `vm: the kernel's report from the serial log:\n${report.lines.join('\n')}`
       : `vm: no kernel report on the serial console; its last lines:\n${report.lines.filter((l) => l && !BOOT_NOISE.test(l)).join('\n')}`);
+  }
+  if (timedOut) {
+    const summary = taskDumpSummary(fullSerial.slice(dumpFrom ?? fullSerial.length));
+    if (summary.length > 0) {
+      console.error(`vm: where the guest's CPUs and tasks were at the time limit (sysrq w, l, t; the whole dump is in the kept serial log):\n${summary.join('\n')}`);
+    } else {
+      console.error(dumpSent
+        ? 'vm: the guest printed no task dump within 5 s of the sysrq keys: its kernel did not take the keyboard interrupt (hung with interrupts off?)'
+        : 'vm: no task dump: the guest\'s qemu monitor could not be reached');
+    }
   }
   const boot = serial.match(/vm: ready \([^,]+, ([\d.]+)s after boot\)/);
   // RDMA_REGCACHE_VM_KEEP_FAILED=0: this run's logs are not kept (a test of the

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { guestKernelProblems } from '../../scripts/vm/kernel-log.mjs';
+import { guestKernelProblems, taskDumpSummary } from '../../scripts/vm/kernel-log.mjs';
 
 // Boots the real VM: these check the harness itself (exit status passthrough,
 // time limit), so they run on the host, a few seconds each.
@@ -45,10 +45,15 @@ describe('npm run vm', () => {
     expect(run.stderr).toMatch(/Unknown option '--bogus'/);
   });
 
-  it('kills a guest that outlives the time limit and says so', async () => {
+  it('kills a guest that outlives the time limit, says so and shows where its tasks were', async () => {
     const run = await vm(['--timeout', '25', 'sleep 100000']);
     expect(run.status).toBe(124);
     expect(run.stderr).toMatch(/did not finish within 25 s/);
+    // The sysrq dump taken before the kill: the command's own task, asleep in
+    // nanosleep, and no call trace of the dump counted as a kernel problem.
+    expect(run.stderr).toMatch(/where the guest's CPUs and tasks were at the time limit/);
+    expect(run.stderr).toMatch(/task:sleep\s+state:S[^\n]*\n(  .*\n)*  .*nanosleep/);
+    expect(run.stderr).not.toMatch(/kernel log reports problems/);
   });
 });
 
@@ -74,5 +79,33 @@ describe('guest kernel log check', () => {
     ].join('\n');
     expect(guestKernelProblems(log)).toHaveLength(5);
     expect(guestKernelProblems('[ 1.0] ummunotify: loaded\n[ 2.0] BUGGY is not a bug')).toEqual([]);
+  });
+});
+
+describe('sysrq task dump summary', () => {
+  it('keeps CPU backtraces, user tasks and blocked kernel threads, and drops sleeping kernel threads', () => {
+    const dump = [
+      '[   30.1] sysrq: Show Blocked State',
+      '[   30.2] task:kworker/0:1    state:D stack:0     pid:40    tgid:40    ppid:2      flags:0x00004000',
+      '[   30.2] Call Trace:',
+      '[   30.2]  umn_flush+0x10/0x20 [ummunotify]',
+      '[   30.3] NMI backtrace for cpu 0',
+      '[   30.3]  rxe_poll_cq+0x1/0x2',
+      '[   30.4] task:ksoftirqd/0     state:S stack:0     pid:12    ppid:2      flags:0x00004000',
+      '[   30.4] Call Trace:',
+      '[   30.4]  smpboot_thread_fn+0x1/0x2',
+      '[   30.5] task:node            state:R  running task     stack:0     pid:150   ppid:143    flags:0x00000002',
+      '[   30.5] Call Trace:',
+      '[   30.5]  ib_uverbs_write+0x1/0x2',
+      '',
+    ].join('\n');
+    const summary = taskDumpSummary(dump);
+    expect(summary[0]).toMatch(/^task:kworker\/0:1 +state:D/);
+    expect(summary).toContain('  umn_flush+0x10/0x20 [ummunotify]');
+    expect(summary).toContain('NMI backtrace for cpu 0');
+    expect(summary.some((l) => l.includes('ksoftirqd'))).toBe(false);
+    expect(summary.some((l) => l.includes('smpboot_thread_fn'))).toBe(false);
+    expect(summary).toContain('  ib_uverbs_write+0x1/0x2');
+    expect(taskDumpSummary('[ 1.0] no dump here')).toEqual([]);
   });
 });
