@@ -3,24 +3,12 @@
 // with nothing else typed; ranks on node2 get what the harness promises; RDMA
 // crosses the wire at MTU 4096. (The harness's host side: test/unit/vm-args.test.ts,
 // test/unit/vm-harness.test.ts.)
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runChild, type ChildRun } from '../child.js';
 
-interface Run { status: number | null; stdout: string; stderr: string }
-
-// Asynchronous, so the test worker keeps answering vitest while a job runs.
-function run(cmd: string, args: string[], timeoutMs = 240_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}` }));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+type Run = ChildRun;
+const run = (cmd: string, args: string[], timeoutMs = 240_000) => runChild(cmd, args, { timeoutMs });
 
 const RSH = 'scripts/vm/vm-rsh';
 
@@ -73,7 +61,7 @@ describe('two hosts: the wire', () => {
     const args = ['-d', 'rxe0', '-R', '-F', '-s', '65536', '-n', '500'];
     // The server on node2, started the way mpirun starts orted there.
     const server = run(RSH, ['node2', `ib_write_bw ${args.join(' ')}`]);
-    let client: Run = { status: null, stdout: '', stderr: '' };
+    let client: Run = { status: null, signal: null, stdout: '', stderr: '', ms: 0 };
     // The client retries until the server listens (it starts in a second or two).
     for (let attempt = 0; attempt < 30; attempt++) {
       await sleep(1000);

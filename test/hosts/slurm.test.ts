@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { jsonLines } from '../child.js';
 
 // scripts/vm/slurm.sh sets it on node1 once sinfo shows both nodes idle.
 const SLURM = process.env.RDMA_REGCACHE_SLURM === '1';
@@ -43,10 +44,6 @@ const run = (cmd: string, args: string[], timeoutMs = 800_000) => start(cmd, arg
 const TEST_MS = 900_000;
 const SRUN = ['-N2', '-n4', '--mpi=pmix'];
 const srun = (...args: string[]) => run('srun', [...SRUN, ...args]);
-
-function jsonLines(out: string): Record<string, unknown>[] {
-  return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 /** The processes of `pattern` (pgrep -f) still alive on node1 and node2, as "host: pids" lines. */
 async function leftOnHosts(pattern: string): Promise<string[]> {

@@ -2,31 +2,12 @@
 // host, every connection over rxe0 (across the wire, or through the NIC's
 // loopback on the same host). The fixtures are shared with the one-guest
 // tests (test/world/); the examples are the README's.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { jsonLines, runChild } from '../child.js';
 
-interface Run { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
-
-// Asynchronous, so the test worker keeps answering vitest while a job runs.
 // `until`: stop the job (SIGKILL) once its output satisfies this.
-function run(cmd: string, args: string[], timeoutMs = 800_000, until?: (stdout: string) => boolean): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      if (until?.(stdout)) child.kill('SIGKILL');
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const run = (cmd: string, args: string[], timeoutMs = 800_000, until?: (stdout: string) => boolean) =>
+  runChild(cmd, args, { timeoutMs, until });
 
 // Generous: under emulation on a loaded 2-core machine one mpirun of four
 // node processes took up to 7 minutes; run() kills a job at 800 s.
@@ -34,9 +15,6 @@ const TEST_MS = 900_000;
 const HOSTS = ['--host', 'node1:2,node2:2', '-np', '4'];
 const mpirun = (...args: string[]) => run('mpirun', [...HOSTS, ...args]);
 
-function jsonLines(out: string): Record<string, unknown>[] {
-  return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('World across two hosts (mpirun, 4 ranks)', () => {
   it('all-to-all: every rank writes a distinct pattern into every rank, reads it back, byte for byte', async () => {

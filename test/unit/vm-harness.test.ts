@@ -1,22 +1,14 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { guestKernelProblems, taskDumpSummary } from '../../scripts/vm/kernel-log.mjs';
+import { runChild } from '../child.js';
 
 // Boots the real VM: these check the harness itself (exit status passthrough,
 // time limit), so they run on the host, a few seconds each.
 // Asynchronous, so the test worker keeps answering vitest while a guest runs.
 function vm(args: string[]) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    // These runs fail on purpose: keep no failure logs for them (they would
-    // push real failures out of .cache/vm/failed/).
-    const env = { ...process.env, RDMA_REGCACHE_VM_KEEP_FAILED: '0' };
-    const child = spawn('node', ['scripts/vm/run.mjs', ...args], { timeout: 120_000, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  // These runs fail on purpose: keep no failure logs for them (they would
+  // push real failures out of .cache/vm/failed/).
+  return runChild('node', ['scripts/vm/run.mjs', ...args], { timeoutMs: 120_000, env: { RDMA_REGCACHE_VM_KEEP_FAILED: '0' } });
 }
 
 describe('npm run vm', () => {

@@ -1,11 +1,11 @@
 // RLIMIT_MEMLOCK with real registrations: the cache keeps under the limit it
 // reads by evicting, and a real ENOMEM from ibv_reg_mr makes it evict unused
 // entries and retry, then fail with a clear error.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryMonitor, RegistrationCache } from '../../src/index.js';
+import { runChild } from '../child.js';
 import { bytes, pattern, rig, t, writeChecked, type Rig } from './cache-helpers.js';
 
 const KiB = 1024;
@@ -44,9 +44,9 @@ describe('RegistrationCache under RLIMIT_MEMLOCK', () => {
     }
   });
 
-  it('a real ENOMEM: evicts unused entries and retries, then a clear error (own process)', () => {
+  it('a real ENOMEM: evicts unused entries and retries, then a clear error (own process)', async () => {
     const child = fileURLToPath(new URL('./cache-enomem-child.mjs', import.meta.url));
-    const res = spawnSync(process.execPath, [child], { encoding: 'utf8', timeout: 240_000 });
+    const res = await runChild(process.execPath, [child]);
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
     const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
@@ -57,16 +57,14 @@ describe('RegistrationCache under RLIMIT_MEMLOCK', () => {
     expect(out.liveAfterClose).toBe(0);
   });
 
-  it('the module\'s per-user limit: evicts unused entries and retries, then a clear error (as nobody)', () => {
+  it('the module\'s per-user limit: evicts unused entries and retries, then a clear error (as nobody)', async () => {
     const param = '/sys/module/ummunotify/parameters/max_user_registrations';
     const saved = readFileSync(param, 'utf8').trim();
     const limit = 8;
     writeFileSync(param, String(limit));
     try {
       const child = fileURLToPath(new URL('./cache-watch-limit-child.mjs', import.meta.url));
-      const res = spawnSync(process.execPath, [child, String(limit)], {
-        encoding: 'utf8',
-        timeout: 240_000,
+      const res = await runChild(process.execPath, [child, String(limit)], {
         uid: 65534,
         gid: 65534,
         cwd: '/',

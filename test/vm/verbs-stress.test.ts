@@ -2,7 +2,6 @@
 // memory return to baseline. Sizes come from the environment so CI stays short:
 //   VERBS_CONNECT_CYCLES  (default 1000, the full size: about 15-25 s in the VM)
 //   VERBS_REGISTER_CYCLES (default 10000, the full size: about 5 s in the VM)
-import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, listen, openDevice, type CompletionQueue, type Context, type ProtectionDomain } from '../../src/index.js';
+import { runChild } from '../child.js';
 import { DEVICE, HOST, openFds, rssKiB } from './verbs-helpers.js';
 
 const CONNECTS = Number(process.env.VERBS_CONNECT_CYCLES ?? 1000);
@@ -104,21 +104,17 @@ describe('process exit with objects still open', () => {
     ${tail}
   `;
   const run = (tail: string) =>
-    spawnSync(process.execPath, ['--input-type=module', '-e', script(tail)], {
-      cwd: process.cwd(),
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    runChild(process.execPath, ['--input-type=module', '-e', script(tail)], { cwd: process.cwd(), timeoutMs: 120_000 });
 
   // The child runs the compiled package (npm run vm builds dist/ first).
-  it('an idle process with an open device, CQ, listener and connections exits by itself', () => {
-    const r = run("console.log('done');");
+  it('an idle process with an open device, CQ, listener and connections exits by itself', async () => {
+    const r = await run("console.log('done');");
     expect(r.stdout).toContain('done');
     expect(r.status, r.stderr).toBe(0);
   });
 
-  it('process.exit() with a connection request nobody took is cleaned up without a crash', () => {
-    const r = run(`
+  it('process.exit() with a connection request nobody took is cleaned up without a crash', async () => {
+    const r = await run(`
       const l2 = await listen({ host });
       let got = false;
       l2.nextRequest().then(() => (got = true));
@@ -131,7 +127,7 @@ describe('process exit with objects still open', () => {
     expect(r.status, r.stderr).toBe(4);
   });
 
-  it('a worker thread that leaves everything open exits cleanly, and so does the process', () => {
+  it('a worker thread that leaves everything open exits cleanly, and so does the process', async () => {
     const file = join(tmpdir(), `verbs-worker-${process.pid}.mjs`);
     const body = script("(await import('node:worker_threads')).parentPort.postMessage('wrote');");
     writeFileSync(file, body.replace("'./dist/index.js'", JSON.stringify(join(process.cwd(), 'dist', 'index.js'))));
@@ -142,10 +138,7 @@ describe('process exit with objects still open', () => {
         w.on('message', (m) => console.log('worker', m));
         w.on('exit', (code) => console.log('worker exit', code));
       `;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', main], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const r = await runChild(process.execPath, ['--input-type=module', '-e', main], { timeoutMs: 120_000 });
       expect(r.stdout, r.stderr).toContain('worker wrote');
       expect(r.stdout, r.stderr).toContain('worker exit 0');
       expect(r.status, r.stderr).toBe(0);
@@ -154,8 +147,8 @@ describe('process exit with objects still open', () => {
     }
   });
 
-  it('process.exit() with everything open is cleaned up without a crash', () => {
-    const r = run("s.recv(mr.sge()); console.log('done'); process.exit(3);");
+  it('process.exit() with everything open is cleaned up without a crash', async () => {
+    const r = await run("s.recv(mr.sge()); console.log('done'); process.exit(3);");
     expect(r.status, r.stderr).toBe(3);
   });
 });

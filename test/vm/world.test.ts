@@ -2,34 +2,17 @@
 // four ranks on this host connect over rxe0 (loopback through the NIC) and
 // pass the all-to-all write/read check. The same fixtures run across two
 // guests in the hosts group.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ClosedError, Domain, Endpoint, RegistrationCache, World } from '../../src/index.js';
+import { jsonLines, runChild } from '../child.js';
 
 const DEVICE = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
 const HOST = process.env.RDMA_REGCACHE_IP ?? '192.0.2.1';
 
-/** Runs a command to its end (async: a long synchronous wait stalls vitest's worker). */
-function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 240_000) {
-  return new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 240_000) => runChild(cmd, args, { env, timeoutMs });
 
 const MPI_ENV = { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_btl: 'self,vader,tcp', OMPI_MCA_pml: 'ob1' };
 
-function jsonLines(out: string): Record<string, unknown>[] {
-  return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('World in one process (no launcher)', () => {
   it('is a world of one that writes to and reads from itself', async () => {
