@@ -1,16 +1,19 @@
-import { LRUCache } from 'lru-cache';
 import { ClosedError, RdmaError } from '../errors.js';
 import { MemoryMonitor, type MonitorClient } from '../monitor/monitor.js';
 import { native } from '../native.js';
-import { Entry, Ghost, type Registrar } from './entry.js';
+import { BufferMemos, type BufferMemo } from './buffer-memo.js';
+import { Entry, type Registrar } from './entry.js';
+import { IdleSet } from './idle-set.js';
 import { IntervalIndex } from './interval-index.js';
-import { memlockLimit } from './memlock.js';
+import { checkAccess, parseOptions, type RegistrationCacheOptions } from './options.js';
 import { Registration, type Releaser } from './registration.js';
+import { StaleRanges } from './stale-ranges.js';
+import { ViewMemos, type ViewSpan } from './view-memo.js';
+import type { CacheStats } from './stats.js';
 
-/** IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ */
-const DEFAULT_ACCESS = 1 | 2 | 4;
 const PAGE = native.pageSize;
-const GHOSTS = 1024;
+/** Invalidated ranges remembered for the staleAvoided count. */
+const STALE_RANGES = 1024;
 const RACE_RETRIES = 3;
 const EIO = 5;
 const EAGAIN = 11;
@@ -20,97 +23,24 @@ const ENOSPC = 28;
 /** Memory the cache accepts: any view of an ArrayBuffer or SharedArrayBuffer, or the buffer itself. */
 export type CacheableMemory = ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
 
-/** Options of {@link RegistrationCache}. */
-export interface RegistrationCacheOptions {
-  /**
-   * Tells the cache when memory changes its mapping. Default: a monitor opened
-   * with `{ backend: 'auto' }` and owned (closed) by the cache. A monitor serves
-   * one cache (its drain consumes the reports).
-   */
-  monitor?: MemoryMonitor;
-  /** Most registrations kept (in use ones are never evicted, so this can be exceeded by them). Default 16384. */
-  maxEntries?: number;
-  /** Most bytes kept pinned (same caveat). Default: no limit beyond RLIMIT_MEMLOCK. */
-  maxBytes?: number;
-  /** Override of the RLIMIT_MEMLOCK soft limit (default read from /proc/self/limits). */
-  memlockLimit?: number;
-  /** Access flags used when acquire() gets none. Default LOCAL_WRITE | REMOTE_WRITE | REMOTE_READ. */
-  defaultAccess?: number;
-}
-
-/** Counters of a cache, from {@link RegistrationCache.stats}. */
-export interface CacheStats {
-  /** The monitor backend ('none' means hits are unverified). */
-  backend: string;
-  hits: number;
-  misses: number;
-  /** Unused registrations dropped to respect maxEntries / maxBytes / RLIMIT_MEMLOCK. */
-  evictions: number;
-  /** Registrations dropped because their memory changed mapping. */
-  invalidations: number;
-  /** Lookups that found no entry where an invalidated one would have matched: stale uses prevented. */
-  staleAvoided: number;
-  /** Hits that no monitor vouched for (backend 'none'). */
-  unverifiedHits: number;
-  /** Bytes pinned by live registrations (page-rounded). */
-  bytesPinned: number;
-  /** Registrations alive at the registrar (cached, in use, or invalidated but still in use). */
-  liveRegistrations: number;
-  /** Entries findable in the index. */
-  entries: number;
-  /** Entries with at least one Registration not yet released. */
-  inUse: number;
-  /** Generation changes handled (each one drain). */
-  drains: number;
-  /** Misses registered again because the memory changed while it was being registered. */
-  raceRetries: number;
-  /** Registrations that hit ENOMEM and were retried after evicting. */
-  enomemRetries: number;
-  /** Watches refused at the module's registration limit (ENOSPC) and retried after evicting. */
-  watchLimitRetries: number;
-  /** Holds from acquireRevocable() revoked because their memory changed. */
-  revocations: number;
-  /**
-   * Drains that could not finish (the monitor lost reports it had consumed):
-   * each one invalidated every entry, since any of them may have changed.
-   */
-  drainFailures: number;
-  /** The RLIMIT_MEMLOCK bound in force (Infinity: unlimited). */
-  memlockLimit: number;
-}
-
-interface BufferInfo {
-  /** Address of the buffer's first byte. */
-  base: number;
-  /** The entry of the last acquire through this buffer, and what it was for. */
-  entry: Entry | null;
-  off: number;
-  len: number;
-  access: number;
-  addr: bigint;
-}
-
-
 /**
  * A cache of RDMA memory registrations keyed by page-rounded address range
  * and access flags, kept correct by a {@link MemoryMonitor}.
  *
  * - `acquire(view)` returns a {@link Registration} whose lkey/rkey cover the
- *   view: from a cached registration containing it (O(log n) lookup, O(1) when
- *   the same view is acquired again), or from a new one (watch the range,
- *   register it, re-check the generation, then publish it).
+ *   view. Hits come in two kinds: fast, from the memo kept on the view's
+ *   ArrayBuffer (the entry that served this buffer at this byteOffset, see
+ *   BufferMemo), or slow, from a search of the interval index (O(log n)).
+ *   A miss watches the range, registers it, re-checks the generation, then
+ *   publishes it.
  * - Registrations in use are reference counted and never evicted; unused ones
- *   wait in an LRU (lru-cache) bounded by maxEntries, maxBytes and
- *   RLIMIT_MEMLOCK. To keep the hit path free of LRU bookkeeping, a release
- *   only stamps the entry; an entry reaching the LRU's old end with a newer
- *   stamp gets a second chance at the recent end (LRU with lazy promotion).
- * - The cache remembers each buffer's address in a non-enumerable symbol
- *   property on the ArrayBuffer (a WeakMap for non-extensible ones).
+ *   wait in the idle set (an lru-cache, see IdleSet) bounded by maxEntries,
+ *   maxBytes and RLIMIT_MEMLOCK, least recently released out first.
  * - Whenever the monitor's generation has moved (checked with one load at
  *   every acquire, or by {@link checkGeneration}), the reports are drained and
- *   every entry overlapping changed memory leaves the index: unused ones are
- *   deregistered right away (outside any callback), in-use ones at their last
- *   release.
+ *   every entry overlapping changed memory leaves the index before anything is
+ *   looked up: unused ones are deregistered right away (after the drain, not
+ *   inside it), in-use ones at their last release.
  * - Registration that fails with ENOMEM evicts the unused entries and retries
  *   once, then throws an RdmaError saying what is pinned.
  * - In a fork()ed child the cache refuses to work (the registrations are the
@@ -130,34 +60,28 @@ export class RegistrationCache implements Releaser {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #memlock: number;
+  /** min(maxBytes, RLIMIT_MEMLOCK): one compare at release. */
+  readonly #byteCap: number;
   readonly #defaultAccess: number;
 
+  /** One index per access flags value. */
   readonly #indexes = new Map<number, IntervalIndex<Entry>>();
+  /** Watched entries by cookie (the monitor's reports name cookies). */
   readonly #byId = new Map<number, Entry>();
-  readonly #lru: LRUCache<number, Entry>;
-  /**
-   * Always in the LRU, so it never becomes empty: lru-cache clears all its
-   * slot arrays (O(maxEntries)) when its last item goes, which made every
-   * invalidation of a lone unused entry cost that much.
-   */
-  readonly #sentinel = new Entry(0, 0, 0, 0);
-  #sentinelOut = false;
-  /** Per-buffer state lives in a property under this symbol on the buffer itself (WeakMap for frozen ones). */
-  readonly #tag = Symbol('rdma-regcache.buffer');
-  #bufs = new WeakMap<object, BufferInfo>();
-  /** Entries to give a second chance: used since they were last put at the LRU's recent end. */
-  readonly #promote: Entry[] = [];
-  #tick = 0;
+  readonly #idle: IdleSet;
+  readonly #memos: BufferMemos;
+  readonly #views = new ViewMemos();
+  /** Dropped entries waiting to be deregistered once every structure is consistent. */
   readonly #dead: Entry[] = [];
   /** Invalidated while in use: deregistered at last release (or close). */
   readonly #limbo = new Set<Entry>();
-  readonly #ghosts = new IntervalIndex<Ghost>();
-  readonly #ghostQueue: Ghost[] = [];
+  readonly #stale = new StaleRanges(STALE_RANGES);
   readonly #scratch: Entry[] = [];
   #closed = false;
   #orphaned = false;
 
-  #hits = 0;
+  #fastHits = 0;
+  #slowHits = 0;
   #misses = 0;
   #evictions = 0;
   #invalidations = 0;
@@ -188,21 +112,8 @@ export class RegistrationCache implements Releaser {
     if (registrar === null || typeof registrar !== 'object' || typeof registrar.registerRange !== 'function') {
       throw new TypeError('registrar must have a registerRange(address, length, access) method (a ProtectionDomain)');
     }
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    const maxEntries = options.maxEntries ?? 16384;
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > 2 ** 30) {
-      throw new RangeError('maxEntries must be an integer from 1 to 2^30');
-    }
-    const maxBytes = options.maxBytes ?? Infinity;
-    if (typeof maxBytes !== 'number' || !(maxBytes > 0)) throw new RangeError('maxBytes must be a positive number');
-    const memlock = options.memlockLimit ?? memlockLimit();
-    if (typeof memlock !== 'number' || !(memlock > 0)) throw new RangeError('memlockLimit must be a positive number');
-    const defaultAccess = options.defaultAccess ?? DEFAULT_ACCESS;
-    checkAccess(defaultAccess);
-    if (options.monitor !== undefined && !(options.monitor instanceof MemoryMonitor)) {
-      throw new TypeError('monitor must be a MemoryMonitor');
-    }
-    const monitor = options.monitor ?? MemoryMonitor.open({ backend: 'auto' });
+    const o = parseOptions(options);
+    const monitor = o.monitor ?? MemoryMonitor.open({ backend: 'auto' });
     if (monitor.closed) throw new ClosedError('MemoryMonitor', 'is closed (RegistrationCache needs an open one)');
     // Several caches may share one monitor: it routes each report to the
     // cache that watched its cookie.
@@ -210,29 +121,19 @@ export class RegistrationCache implements Releaser {
 
     this.#registrar = registrar;
     this.#monitor = monitor;
-    this.#ownsMonitor = options.monitor === undefined;
+    this.#ownsMonitor = o.monitor === undefined;
     this.#gen = monitor.counter;
     this.#seen = monitor.lastSeen;
     this.#pid = this.#pidCell[0]!;
-    this.#maxEntries = maxEntries;
-    this.#maxBytes = maxBytes;
-    this.#memlock = memlock;
-    this.#defaultAccess = defaultAccess;
-    this.#lru = new LRUCache<number, Entry>({
-      max: maxEntries + 1, // + the sentinel
-      // Runs inside lru-cache: only unlink here; deregistration waits for #flushDead.
-      dispose: (entry, _id, reason) => {
-        entry.inLru = false;
-        if (entry === this.#sentinel) {
-          this.#sentinelOut = reason === 'evict'; // back in at the recent end by #settle
-          return;
-        }
-        if (reason !== 'evict' || entry.refs !== 0 || !entry.valid) return;
-        if (entry.stamp !== entry.lruStamp) this.#promote.push(entry);
-        else this.#evict(entry);
-      },
-    });
-    this.#lru.set(0, this.#sentinel);
+    this.#maxEntries = o.maxEntries;
+    this.#maxBytes = o.maxBytes;
+    this.#memlock = o.memlock;
+    this.#byteCap = Math.min(o.maxBytes, o.memlock);
+    this.#defaultAccess = o.defaultAccess;
+    this.#idle = new IdleSet(o.maxEntries);
+    // Several views per entry are common (a symmetric heap); past this many
+    // offsets in one buffer its memo starts again.
+    this.#memos = new BufferMemos(Math.max(4096, 4 * o.maxEntries));
   }
 
   /** The monitor this cache drains. */
@@ -252,33 +153,19 @@ export class RegistrationCache implements Releaser {
    *   RdmaError from the registrar (ENOMEM after eviction, EFAULT...), or EIO in a fork()ed child.
    */
   acquire(view: CacheableMemory, access: number = this.#defaultAccess): Registration {
+    // Pending reports first: no remembered entry is trusted before they are applied.
     if (this.#gen[0] !== this.#seen) this.#sync();
     if (this.#pidCell[0] !== this.#pid) this.#forked();
-    let buf: object;
-    let off: number;
-    let len: number;
-    if (ArrayBuffer.isView(view)) {
-      buf = view.buffer;
-      off = view.byteOffset;
-      len = view.byteLength;
-    } else if (view instanceof ArrayBuffer || view instanceof SharedArrayBuffer) {
-      buf = view;
-      off = 0;
-      len = view.byteLength;
-    } else {
-      throw new TypeError('view must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
+    // The same typed array again: what it remembers (see ViewMemos).
+    const v = view as unknown as Record<symbol, unknown>;
+    const views = this.#views;
+    const e = v == null ? undefined : (v[views.entryTag] as Entry | undefined);
+    if (e !== undefined && e.valid && e.access === access && (view as Uint8Array).length === v[views.countTag]) {
+      this.#fastHits++;
+      if (e.refs++ === 0) this.#inUse++;
+      return new Registration(this, e, v[views.spanTag] as ViewSpan);
     }
-    if (len === 0) throw new RangeError('view is zero-length or detached');
-    let info = (buf as Record<symbol, BufferInfo | undefined>)[this.#tag];
-    if (info === undefined) info = this.#learn(view, buf);
-    let entry = info.entry;
-    if (entry !== null && entry.valid && info.off === off && info.len === len && info.access === access) {
-      this.#hits++;
-      if (entry.refs++ === 0) this.#inUse++;
-    } else {
-      entry = this.#lookup(info, off, len, access);
-    }
-    return new Registration(this, entry, info.addr, len);
+    return this.#acquireSlow(view, access);
   }
 
   /**
@@ -336,18 +223,23 @@ export class RegistrationCache implements Releaser {
 
   /** Counters; see {@link CacheStats}. */
   stats(): CacheStats {
+    const hits = this.#fastHits + this.#slowHits;
     return {
       backend: this.#monitor.backend,
-      hits: this.#hits,
+      hits,
+      fastHits: this.#fastHits,
+      slowHits: this.#slowHits,
       misses: this.#misses,
       evictions: this.#evictions,
       invalidations: this.#invalidations,
       staleAvoided: this.#staleAvoided,
-      unverifiedHits: this.#monitor.verified ? 0 : this.#hits,
+      unverifiedHits: this.#monitor.verified ? 0 : hits,
       bytesPinned: this.#bytesPinned,
       liveRegistrations: this.#live,
       entries: this.#entries,
       inUse: this.#inUse,
+      // In use but out of the index: the invalidated ones still held (limbo).
+      idle: this.#entries - (this.#inUse - this.#limbo.size),
       drains: this.#drains,
       raceRetries: this.#raceRetries,
       enomemRetries: this.#enomemRetries,
@@ -396,17 +288,9 @@ export class RegistrationCache implements Releaser {
     this.#inUse--;
     if (this.#closed) return;
     if (e.valid) {
-      // The LRU is refreshed lazily: a release only stamps the entry; an entry
-      // found at the LRU's old end with a newer stamp goes back to the recent end
-      // (see #settle). Only an entry not in the LRU is inserted here.
-      e.stamp = ++this.#tick;
-      if (!e.inLru) {
-        e.inLru = true;
-        e.lruStamp = e.stamp;
-        this.#lru.set(e.id, e); // may push the least recent out
-        this.#settle();
-      }
-      if (this.#bytesPinned > this.#maxBytes || this.#bytesPinned > this.#memlock) this.#trim(0);
+      this.#idle.enter(e);
+      // Past a limit only while entries in use held it there (or lru-cache's own bound pushed one out).
+      if (this.#entries > this.#maxEntries || this.#bytesPinned > this.#byteCap || this.#idle.overflowed) this.#trim(0);
     } else if (this.#limbo.delete(e)) {
       this.#dead.push(e);
       this.#flushDead();
@@ -415,39 +299,50 @@ export class RegistrationCache implements Releaser {
 
   // ---- slow paths ----
 
-  #learn(view: CacheableMemory, buf: object): BufferInfo {
-    const known = this.#bufs.get(buf);
-    if (known !== undefined) return known;
-    const address = ArrayBuffer.isView(view)
-      ? native.addressOf(view) - BigInt(view.byteOffset)
-      : native.addressOf(new Uint8Array(buf as ArrayBuffer));
-    const info: BufferInfo = { base: Number(address), entry: null, off: 0, len: 0, access: 0, addr: 0n };
-    // A hidden property makes the next lookup one inline-cached load instead of a WeakMap probe.
-    if (Object.isExtensible(buf)) Object.defineProperty(buf, this.#tag, { value: info, writable: true });
-    else this.#bufs.set(buf, info);
-    return info;
+  /** A view without a usable memo of its own: its buffer's memo, else the index, else a miss. */
+  #acquireSlow(view: CacheableMemory, access: number): Registration {
+    let buf: ArrayBuffer | SharedArrayBuffer;
+    let off: number;
+    let len: number;
+    if (ArrayBuffer.isView(view)) {
+      buf = view.buffer;
+      off = view.byteOffset;
+      len = view.byteLength;
+    } else if (view instanceof ArrayBuffer || view instanceof SharedArrayBuffer) {
+      buf = view;
+      off = 0;
+      len = view.byteLength;
+    } else {
+      throw new TypeError('view must be a Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer');
+    }
+    if (len === 0) throw new RangeError('view is zero-length or detached');
+    const memo = this.#memos.of(view, buf);
+    let entry = memo.find(off, len, access);
+    if (entry !== null) {
+      this.#fastHits++;
+      if (entry.refs++ === 0) this.#inUse++;
+    } else {
+      entry = this.#lookup(memo, off, len, access);
+    }
+    return new Registration(this, entry, this.#views.remember(view, entry, memo.base + off, len));
   }
 
-  #lookup(info: BufferInfo, off: number, len: number, access: number): Entry {
+  /** No memo answered: search the index (a slow hit) or register (a miss); remember the answer. Takes a reference. */
+  #lookup(memo: BufferMemo, off: number, len: number, access: number): Entry {
     checkAccess(access);
-    const addr = info.base + off;
+    const addr = memo.base + off;
     const start = Math.floor(addr / PAGE) * PAGE;
     const end = Math.ceil((addr + len) / PAGE) * PAGE;
     let entry = this.#indexes.get(access)?.findContaining(start, end);
     if (entry !== undefined) {
-      this.#hits++;
+      this.#slowHits++;
       if (entry.refs++ === 0) this.#inUse++;
     } else {
-      const ghost = this.#ghosts.findContaining(start, end);
-      if (ghost !== undefined && ghost.access === access) this.#staleAvoided++;
+      if (this.#stale.covers(start, end, access)) this.#staleAvoided++;
       entry = this.#miss(start, end, access);
       this.#misses++;
     }
-    info.entry = entry;
-    info.off = off;
-    info.len = len;
-    info.access = access;
-    info.addr = BigInt(addr);
+    memo.remember(off, entry);
     return entry;
   }
 
@@ -506,7 +401,7 @@ export class RegistrationCache implements Releaser {
     } catch (err) {
       if ((err as { code?: unknown })?.code !== 'ENOSPC') throw err;
     }
-    const evicted = this.#lru.size - 1;
+    const evicted = this.#idle.size;
     this.#trim(Infinity);
     this.#flushDead();
     this.#watchLimitRetries++;
@@ -533,7 +428,7 @@ export class RegistrationCache implements Releaser {
     } catch (err) {
       if ((err as { code?: unknown })?.code !== 'ENOMEM') throw err;
     }
-    const evicted = this.#lru.size - 1;
+    const evicted = this.#idle.size;
     this.#trim(Infinity);
     this.#enomemRetries++;
     try {
@@ -550,38 +445,26 @@ export class RegistrationCache implements Releaser {
     }
   }
 
-  /** Evicts unused entries until `incoming` more bytes (Infinity: all) fit the limits. */
+  /**
+   * Evicts idle entries, least recently released first, until `incoming`
+   * more bytes (Infinity: all) fit the limits; then deregisters them.
+   */
   #trim(incoming: number): void {
-    const byteCap = Math.min(this.#maxBytes, this.#memlock);
     while (
-      this.#lru.size > 1 &&
-      (this.#entries > this.#maxEntries || this.#bytesPinned + incoming > byteCap || incoming === Infinity)
+      this.#entries > this.#maxEntries ||
+      this.#bytesPinned + incoming > this.#byteCap ||
+      incoming === Infinity ||
+      this.#idle.overflowed
     ) {
-      this.#lru.pop(); // its dispose evicts the entry if unused; an in-use one just leaves the LRU
-      this.#settle();
-    }
-  }
-
-  /** After lru-cache calls: second chances for entries used since they were queued, then deregistrations. */
-  #settle(): void {
-    const promote = this.#promote;
-    // Each set() may push another item out, queueing more work here.
-    while (this.#sentinelOut || promote.length !== 0) {
-      if (this.#sentinelOut) {
-        this.#sentinelOut = false;
-        this.#lru.set(0, this.#sentinel);
-        continue;
-      }
-      const e = promote.pop()!;
-      if (e.inLru || !e.valid) continue;
-      e.inLru = true;
-      e.lruStamp = e.stamp;
-      this.#lru.set(e.id, e);
+      const e = this.#idle.takeOldest();
+      if (e === undefined) break; // every entry left is in use
+      this.#evict(e);
     }
     if (this.#dead.length !== 0) this.#flushDead();
   }
 
   #evict(e: Entry): void {
+    this.#idle.remove(e);
     this.#unindex(e);
     this.#unwatch(e);
     this.#evictions++;
@@ -606,7 +489,11 @@ export class RegistrationCache implements Releaser {
     for (const e of [...this.#byId.values()]) this.#invalidate(e);
   }
 
-  /** One report of a drain: its own entry, and every entry overlapping what changed, leave the index. */
+  /**
+   * One report of a drain: its own entry, and every entry overlapping what
+   * changed, leave the index. Runs inside the monitor's drain: it only
+   * unlinks; deregistration waits for #flushDead after the drain.
+   */
   readonly #onReport = (cookie: number, start: number, end: number): void => {
     const own = this.#byId.get(cookie);
     if (own !== undefined) this.#invalidate(own);
@@ -620,9 +507,10 @@ export class RegistrationCache implements Releaser {
     if (!e.watched && !e.valid) return; // already dropped
     this.#invalidations++;
     this.#unwatch(e);
-    this.#remember(e);
+    this.#stale.add(e.id, e.start, e.end, e.access);
     if (!e.valid) return; // a miss in progress: it registers again
     this.#unindex(e);
+    this.#idle.remove(e);
     if (e.revocable !== null) {
       // Exposed to a peer: revoke now rather than wait for a release that
       // may never come, so the peer's rkey stops reaching the old pages.
@@ -634,15 +522,11 @@ export class RegistrationCache implements Releaser {
       e.revocable = null;
       if (e.refs === 0) this.#inUse--;
     }
-    if (e.refs === 0) {
-      if (e.inLru) this.#lru.delete(e.id);
-      this.#dead.push(e);
-    } else {
-      if (e.inLru) this.#lru.delete(e.id);
-      this.#limbo.add(e);
-    }
+    if (e.refs === 0) this.#dead.push(e);
+    else this.#limbo.add(e);
   }
 
+  /** Out of the index: no lookup finds it, and no memo trusts it (valid is false). */
   #unindex(e: Entry): void {
     e.valid = false;
     this.#indexes.get(e.access)!.remove(e);
@@ -678,13 +562,6 @@ export class RegistrationCache implements Releaser {
     }
   }
 
-  #remember(e: Entry): void {
-    const g = new Ghost(e.id, e.start, e.end, e.access);
-    this.#ghosts.insert(g);
-    this.#ghostQueue.push(g);
-    if (this.#ghostQueue.length > GHOSTS) this.#ghosts.remove(this.#ghostQueue.shift()!);
-  }
-
   #indexFor(access: number): IntervalIndex<Entry> {
     let index = this.#indexes.get(access);
     if (index === undefined) {
@@ -710,19 +587,12 @@ export class RegistrationCache implements Releaser {
   #forget(): void {
     for (const index of this.#indexes.values()) index.clear();
     this.#indexes.clear();
-    this.#lru.clear();
+    this.#idle.clear();
     this.#byId.clear();
     this.#limbo.clear();
     this.#dead.length = 0;
-    this.#promote.length = 0;
-    this.#bufs = new WeakMap(); // tagged buffers keep stale infos: their entries are no longer valid
+    this.#memos.forget();
+    this.#views.forget();
     this.#entries = 0;
-  }
-}
-
-function checkAccess(access: number): void {
-  if (typeof access !== 'number') throw new TypeError('access must be a number (ibv_access_flags)');
-  if (!Number.isInteger(access) || access < 0 || access > 0x7fffffff) {
-    throw new RangeError('access must be a non-negative 32-bit integer');
   }
 }

@@ -21,26 +21,26 @@ export interface Registrar {
  * @internal
  */
 export class Entry implements IntervalNode {
-  readonly id: number;
-  readonly start: number;
-  readonly end: number;
-  readonly access: number;
-  lkey = 0;
-  rkey = 0;
-  mr: RangeRegistration | null = null;
+  // What a hit and its release touch comes first: one cache line of the object.
   /** Registrations handed out and not yet released. */
   refs = 0;
   /** In the index (findable). False once invalidated, evicted or not yet published. */
   valid = false;
-  /** Its monitor watch is live. */
-  watched = false;
-  /** Tick of its last release, and the tick it had when last put at the LRU's recent end. */
-  stamp = 0;
-  lruStamp = 0;
-  /** In the lru-cache (unused entries, plus in-use ones not yet noticed at the tail). */
-  inLru = false;
+  readonly access: number;
+  lkey = 0;
+  rkey = 0;
+  /** Queued in the idle set (see IdleSet: it may be in use again meanwhile). */
+  idle = false;
+  /** Used again since it was queued in the idle set: a second chance before eviction. */
+  reused = false;
   /** Holds from acquireRevocable(): dropped, not waited for, when the memory changes. */
   revocable: Set<{ revoke(): void }> | null = null;
+  readonly id: number;
+  readonly start: number;
+  readonly end: number;
+  mr: RangeRegistration | null = null;
+  /** Its monitor watch is live. */
+  watched = false;
   left: IntervalNode | null = null;
   right: IntervalNode | null = null;
   priority = 0;
@@ -56,18 +56,4 @@ export class Entry implements IntervalNode {
   get length(): number {
     return this.end - this.start;
   }
-}
-
-/** A range that was invalidated, remembered to count stale hits avoided. @internal */
-export class Ghost implements IntervalNode {
-  left: IntervalNode | null = null;
-  right: IntervalNode | null = null;
-  priority = 0;
-  maxEnd = 0;
-  constructor(
-    readonly id: number,
-    readonly start: number,
-    readonly end: number,
-    readonly access: number,
-  ) {}
 }

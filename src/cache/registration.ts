@@ -1,4 +1,5 @@
 import type { Entry } from './entry.js';
+import type { ViewSpan } from './view-memo.js';
 
 /** @internal the cache side of a Registration */
 export interface Releaser {
@@ -14,24 +15,42 @@ export interface Releaser {
  * (an invalidated one is deregistered at its last release).
  */
 export class Registration {
-  readonly address: bigint;
-  readonly length: number;
-  readonly lkey: number;
-  readonly rkey: number;
-  /** @internal */
+  /** @internal the hold: its entry until released */
   entry: Entry | null;
   /** @internal */
   readonly owner: Releaser;
+  /** The entry for lkey/rkey, kept after release. */
+  readonly #entry: Entry;
+  /** Address and length of the view (remembered with the view: a hit allocates only this Registration). */
+  readonly #span: ViewSpan;
   #revoked = false;
 
   /** @internal use RegistrationCache.acquire */
-  constructor(owner: Releaser, entry: Entry, address: bigint, length: number) {
+  constructor(owner: Releaser, entry: Entry, span: ViewSpan) {
     this.owner = owner;
     this.entry = entry;
-    this.address = address;
-    this.length = length;
-    this.lkey = entry.lkey;
-    this.rkey = entry.rkey;
+    this.#entry = entry;
+    this.#span = span;
+  }
+
+  /** Address of the view's first byte. */
+  get address(): bigint {
+    return this.#span.address;
+  }
+
+  /** Bytes in the view. */
+  get length(): number {
+    return this.#span.byteLength;
+  }
+
+  /** Local key of the registration covering the view. */
+  get lkey(): number {
+    return this.#entry.lkey;
+  }
+
+  /** Remote key of the registration covering the view. */
+  get rkey(): number {
+    return this.#entry.rkey;
   }
 
   /** True once released (or once the cache was closed). */
