@@ -258,7 +258,9 @@ export class RegistrationCache implements Releaser {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#seen = NaN; // every later acquire/checkGeneration reaches #sync, which reports the closure
+    // Every later acquire/checkGeneration reaches #sync, which reports the closure. -1, not NaN: the
+    // counter (a uint32) never equals it, and #seen stays a small integer field for every cache.
+    this.#seen = -1;
     this.#stopWaking();
     const forked = this.#orphaned || this.#pidCell[0] !== this.#pid;
     if (!forked) {
