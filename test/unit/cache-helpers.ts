@@ -25,6 +25,8 @@ export class FakeRegistrar {
   pinned = 0;
   registered = 0;
   deregistered = 0;
+  /** deregister() calls on a registration already deregistered (the cache swallows the throw). */
+  doubleDeregisters = 0;
   pinLimit = Infinity;
   /** Errors to throw from the next registerRange calls, in order. */
   failNext: Error[] = [];
@@ -49,7 +51,10 @@ export class FakeRegistrar {
       rkey: key + 0x10000,
       live: true,
       deregister() {
-        if (!mr.live) throw new Error('double deregister');
+        if (!mr.live) {
+          self.doubleDeregisters++;
+          throw new Error('double deregister');
+        }
         mr.live = false;
         self.live--;
         self.pinned -= length;

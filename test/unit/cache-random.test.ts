@@ -22,6 +22,8 @@ interface Region {
   address: number;
   pages: number;
   buffer: ArrayBuffer;
+  /** Views acquired before, acquired again now and then: their memos must not outlive a change. */
+  views: Uint8Array[];
 }
 
 describe('RegistrationCache randomised against a mapping model (userfaultfd monitor)', () => {
@@ -72,7 +74,7 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
       }
       address ??= t.mmap(pages * PAGE);
       change(Number(address), pages); // a new mapping is a change too
-      const r = { address: Number(address), pages, buffer: t.wrap(address, pages * PAGE) };
+      const r = { address: Number(address), pages, buffer: t.wrap(address, pages * PAGE), views: [] as Uint8Array[] };
       new Uint8Array(r.buffer).fill(1);
       regions.push(r);
     };
@@ -85,10 +87,18 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
       if (regions.length < 4) newRegion();
       if (r < 0.55) {
         const region = pick(regions);
-        const off = Math.floor(rand() * region.pages * PAGE);
-        const len = 1 + Math.floor(rand() * (region.pages * PAGE - off));
+        let view: Uint8Array;
+        if (region.views.length !== 0 && rand() < 0.5) {
+          view = pick(region.views); // the same object again: its own memo
+        } else {
+          const o = Math.floor(rand() * region.pages * PAGE);
+          view = new Uint8Array(region.buffer, o, 1 + Math.floor(rand() * (region.pages * PAGE - o)));
+          if (region.views.length < 8) region.views.push(view);
+        }
+        const off = view.byteOffset;
+        const len = view.byteLength;
         const c = Math.floor(rand() * ncaches);
-        const h = caches[c]!.acquire(new Uint8Array(region.buffer, off, len));
+        const h = caches[c]!.acquire(view);
         const first = Math.floor((region.address + off) / PAGE);
         const last = Math.floor((region.address + off + len - 1) / PAGE);
         for (let p = first; p <= last; p++) {
@@ -128,7 +138,7 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
           change(moved, pages);
         }
         drop(region);
-        regions.push({ address: moved, pages, buffer: t.wrap(BigInt(moved), pages * PAGE) });
+        regions.push({ address: moved, pages, buffer: t.wrap(BigInt(moved), pages * PAGE), views: [] });
       } else if (r < 0.97) {
         const region = pick(regions);
         const p = Math.floor(rand() * region.pages);
@@ -145,9 +155,12 @@ describe('RegistrationCache randomised against a mapping model (userfaultfd moni
     expect(checked).toBeGreaterThan(OPS / 3);
     for (const st of stats) {
       expect(st.hits).toBeGreaterThan(0);
+      expect(st.fastHits).toBeGreaterThan(0);
+      expect(st.hits).toBe(st.fastHits + st.slowHits);
       expect(st.invalidations).toBeGreaterThan(0);
     }
     for (const reg of regs) expect(reg.live).toBe(0);
+    for (const reg of regs) expect(reg.doubleDeregisters).toBe(0);
     for (const region of regions) t.munmap(BigInt(region.address), region.pages * PAGE);
   });
 });
