@@ -2,7 +2,8 @@
  * The host half of `npm run bench`: the cache's micro-benchmarks (the
  * 'benchmark' package), each run `reps` times in its own process, their JSON
  * lines summarised: bench/cache/hit.mjs (generation check, hits at 1,000 and
- * 100,000 entries against Map.get) and bench/host/miss.ts (miss path).
+ * 100,000 entries, own buffers and views of a few heaps, against a Map keyed
+ * by the same views) and bench/host/miss.ts (miss path).
  */
 import { spawnSync } from 'node:child_process';
 import { spread, type Spread } from '../lib/stats.js';
@@ -15,7 +16,7 @@ interface CaseNs {
 export interface HostMicro {
   reps: number;
   backend: string;
-  /** Ratio name -> spread over runs (e.g. generationCheck, hit1000, hit100000, hit100000Tree). */
+  /** Ratio name -> spread over runs (e.g. generationCheck, hit1000Own, hit100000Heap). */
   hitRatios: Record<string, Spread>;
   /** Case -> best ns/op over runs. */
   hitNs: Record<string, Spread>;

@@ -22,8 +22,14 @@ export async function reportCharts(r: BenchResults): Promise<Chart[]> {
   if (h) {
     const pairs: [string, string, string][] = [
       ['gen. check', 'generation check: bare typed-array load', 'generation check: cache.checkGeneration()'],
+      // Runs before issue 16 (one layout, integer-keyed Map) and after (both layouts, Map keyed by the views):
+      // present() drops the pairs a run does not have.
       ['hit 1k', 'hits with 1000 entries: bare Map.get', 'hits with 1000 entries: acquire+release, same views'],
       ['hit 100k', 'hits with 100000 entries: bare Map.get', 'hits with 100000 entries: acquire+release, same views'],
+      ['hit 1k, own', 'hits with 1000 entries: Map.get(view), own buffers', 'hits with 1000 entries: acquire+release, own buffers'],
+      ['hit 1k, heap', 'hits with 1000 entries: Map.get(view), views of 4 heaps', 'hits with 1000 entries: acquire+release, views of 4 heaps'],
+      ['hit 100k, own', 'hits with 100000 entries: Map.get(view), own buffers', 'hits with 100000 entries: acquire+release, own buffers'],
+      ['hit 100k, heap', 'hits with 100000 entries: Map.get(view), views of 4 heaps', 'hits with 100000 entries: acquire+release, views of 4 heaps'],
       ['miss', 'userfaultfd: hit', 'userfaultfd: miss'],
     ];
     const ns = { ...h.hitNs, ...h.missNs };

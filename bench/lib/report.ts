@@ -1,6 +1,6 @@
 /** The Markdown report: every §5 target with its ratio, then each benchmark's figures and chart. */
-import { troubleText } from '../hosts/counters.js';
 import type { BenchResults, HostsResult, VmResult } from './results.js';
+import { hostsWriteSection, writeSection } from './report-write.js';
 import { formatSize, formatSpread, spread, type Spread } from './stats.js';
 import type { TargetRow } from './targets.js';
 
@@ -83,12 +83,7 @@ function hostSection(r: BenchResults): string[] {
     table(['ratio', 'value'], [
       ['cache.checkGeneration() / bare typed-array load', x(h.hitRatios.generationCheck)],
       ['monitor.changed / bare typed-array load', x(h.hitRatios.monitorChanged)],
-      ['hit, 1,000 entries, same view / Map.get', x(h.hitRatios.hit1000)],
-      ['hit, 1,000 entries, same view / Map.get keyed by the view', x(h.hitRatios.hit1000View)],
-      ['hit, 1,000 entries, new view (tree lookup) / Map.get', x(h.hitRatios.hit1000Tree)],
-      ['hit, 100,000 entries, same view / Map.get', x(h.hitRatios.hit100000)],
-      ['hit, 100,000 entries, same view / Map.get keyed by the view', x(h.hitRatios.hit100000View)],
-      ['hit, 100,000 entries, new view (tree lookup) / Map.get', x(h.hitRatios.hit100000Tree)],
+      ...hitRows(h.hitRatios),
       ['miss / hit, userfaultfd monitor (fake registrar)', x(h.missRatios.userfaultfd, 1)],
       ['miss / hit, no monitor (fake registrar)', x(h.missRatios.none, 1)],
     ]),
@@ -96,23 +91,31 @@ function hostSection(r: BenchResults): string[] {
   ];
 }
 
+/** Hit ratios: both layouts against a Map keyed by the same views, or (runs before issue 16) one layout. */
+function hitRows(q: Record<string, Spread>): string[][] {
+  if (q.hit100000Own === undefined) {
+    return [
+      ['hit, 1,000 entries, same view / Map.get', x(q.hit1000)],
+      ['hit, 1,000 entries, same view / Map.get keyed by the view', x(q.hit1000View)],
+      ['hit, 1,000 entries, new view (tree lookup) / Map.get', x(q.hit1000Tree)],
+      ['hit, 100,000 entries, same view / Map.get', x(q.hit100000)],
+      ['hit, 100,000 entries, same view / Map.get keyed by the view', x(q.hit100000View)],
+      ['hit, 100,000 entries, new view (tree lookup) / Map.get', x(q.hit100000Tree)],
+    ];
+  }
+  return ['1,000', '100,000'].flatMap((n) => {
+    const k = n.replace(',', '');
+    return [
+      [`hit, ${n} entries, own buffers / Map.get keyed by the same views`, x(q[`hit${k}Own`])],
+      [`hit, ${n} entries, views of 4 heaps / Map.get keyed by the same views`, x(q[`hit${k}Heap`])],
+      [`hit, ${n} entries, own buffers / Map.get (integer keys)`, x(q[`hit${k}IntMap`])],
+    ];
+  });
+}
+
 function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]): string[] {
   const out: string[] = [];
-  if (vm.write) {
-    out.push(
-      `## RDMA WRITE beside perftest (${vm.kernel}, one boot)`,
-      '',
-      'Bandwidth: 128 writes in flight (ib_write_bw -t 128; Endpoint queue depth 128, cache on, registration pre-warmed). ' +
-        'Latency: ib_write_lat reports half a ping-pong round trip; an awaited Endpoint.write (post to completion) is a round trip, so it is set against 2 x ib_write_lat.',
-      '',
-      table(['size', 'iterations', 'ib_write_bw MB/s', 'Endpoint MB/s', 'ratio', 'ib_write_lat RTT us', 'Endpoint write us', 'ratio'],
-        vm.write.map((w) => [formatSize(w.size), `${w.bwIters} / ${w.latIters}`, fs(w.perftestMBps, 1), fs(w.endpointMBps, 1), x(w.bwRatio),
-          fs(w.perftestRttUs, 1), fs(w.endpointWriteUs, 1), x(w.latRatio)])),
-      '',
-      ...img('write-bw', 'WRITE bandwidth'),
-      ...img('write-lat', 'WRITE latency'),
-    );
-  }
+  out.push(...writeSection(vm, img));
   if (vm.reuse) {
     out.push(
       '## Buffer-reuse workload (bench/reuse, 16 buffers, 4 freed and reallocated per round)',
@@ -156,9 +159,6 @@ function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]):
   return out;
 }
 
-/** Decimals for MB/s: small messages across the emulated wire run well below 1 MB/s. */
-const mbDigits = (s: Spread) => (s.n > 0 && s.median < 0.1 ? 4 : s.n > 0 && s.median < 10 ? 2 : 1);
-
 function hostsSections(h: HostsResult, accel: string | undefined, img: (name: string, alt: string) => string[]): string[] {
   const out: string[] = [
     `## Across two hosts (${h.hosts.join(' and ')}, ${h.kernel}, one boot)`,
@@ -167,24 +167,7 @@ function hostsSections(h: HostsResult, accel: string | undefined, img: (name: st
       'the two NICs are joined by a wire between the two qemu processes (MTU 9000, RoCE MTU 4096). Every ratio is taken per repetition between runs made side by side in this boot.',
     '',
   ];
-  const w = h.write;
-  if (w) {
-    out.push(
-      '### RDMA WRITE across hosts beside perftest',
-      '',
-      `perftest: server on ${w.perftestServer}, client on node1 connecting to ${w.perftestHost} (ib_write_bw -t 128; ib_write_lat). ` +
-        `Library: a World of two ranks started by mpirun, rank 0 on ${w.ranks[0]}, rank 1 on ${w.ranks[1]}; world.write bandwidth with 128 writes in flight ` +
-        '(queue depth 128, cache on, registration pre-warmed), latency of one awaited world.write (post to completion, a round trip) against 2 x ib_write_lat.',
-      '',
-      table(['size', 'iterations', 'ib_write_bw MB/s', 'world.write MB/s', 'ratio', 'ib_write_lat RTT us', 'world.write us', 'ratio'],
-        w.rows.map((q) => [formatSize(q.size), `${q.bwIters} / ${q.latIters}`, fs(q.perftestMBps, mbDigits(q.perftestMBps)), fs(q.worldMBps, mbDigits(q.worldMBps)), x(q.bwRatio),
-          fs(q.perftestRttUs, 1), fs(q.worldWriteUs, 1), x(q.latRatio)])),
-      '',
-      `Lost or repeated frames during this phase (rxe retries, sequence errors, RNR; the NIC's drops): ${troubleText(h.counters?.write)}.`,
-      '',
-      ...img('hosts-write-bw', 'WRITE bandwidth across hosts'),
-    );
-  }
+  out.push(...hostsWriteSection(h, img));
   const a = h.allreduce;
   if (a) {
     const c = a.cache.map((k) => `rank ${String(k.rank)}: ${String(k.hits)} hits, ${String(k.misses)} misses, ${String(k.invalidations)} invalidations`);
