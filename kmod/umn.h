@@ -112,17 +112,32 @@ struct umn_file {
 	struct umn_deferred *deferred;	/* UMN_DEFERRED_SLOTS of them */
 	unsigned long ndeferred;	/* invalidations deferred so far */
 	unsigned long nspared;		/* ... and proven harmless */
+	unsigned long nremoved;		/* ONESHOT registrations removed as reported */
 
 	wait_queue_head_t wait;
 	struct fasync_struct *fasync;
 };
 
+/*
+ * A registration's life, and who frees it (always with uf->mutex held, or
+ * from release() when nobody else is left):
+ *   - REGISTER puts it in uf->regs (mutex) and uf->tree (lock);
+ *   - a report queues it on uf->pending (lock). A ONESHOT one also leaves
+ *     uf->tree then, in the notifier callback (in_tree false): from then on
+ *     only uf->regs and uf->pending reach it;
+ *   - UNREGISTER takes it out of all three and frees it;
+ *   - read() takes reports off uf->pending; it frees the ONESHOT ones it
+ *     handed out (they are in uf->regs only, under the mutex read() holds);
+ *   - release() frees whatever uf->regs still holds.
+ */
 struct umn_reg {
 	struct interval_tree_node it;	/* the range (last inclusive); in uf->tree, under uf->lock */
 	struct rb_node node;		/* in uf->regs, under uf->mutex */
 	u64 cookie;
+	bool oneshot;			/* UMMUNOTIFY_REGISTER_ONESHOT granted; set before insertion */
 
 	/* Under uf->lock: the one preallocated report. */
+	bool in_tree;			/* in uf->tree */
 	struct list_head report;	/* on uf->pending iff queued */
 	u64 hint_start;
 	u64 hint_end;
@@ -149,6 +164,7 @@ int umn_users_show(char *buf);
 int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r);
 int umn_unregister(struct umn_file *uf, u64 cookie);
 void umn_unregister_all(struct umn_file *uf);
+void umn_reg_forget(struct umn_file *uf, struct umn_reg *reg);
 
 /* umn_notify.c, under uf->lock */
 bool umn_report_new(struct umn_file *uf, struct umn_reg *reg);
@@ -161,7 +177,7 @@ bool umn_snapshot_used(u32 features);
 /* Hit again before being read: the hint becomes the whole registration. */
 static inline void umn_hint_whole(struct umn_reg *reg)
 {
-	reg->flags = 0;
+	reg->flags &= UMMUNOTIFY_EVENT_FLAG_REMOVED;
 	reg->hint_start = reg->it.start;
 	reg->hint_end = (u64)reg->it.last + 1;
 }

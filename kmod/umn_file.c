@@ -174,7 +174,7 @@ static ssize_t umn_read(struct file *filp, char __user *buf, size_t count,
 	struct umn_file *uf = filp->private_data;
 	struct ummunotify_event *ev;
 	struct umn_reg **regs;
-	size_t max, n = 0, done;
+	size_t max, n = 0, done, i;
 	ssize_t ret;
 
 	if (umn_foreign(uf, current->mm))
@@ -244,6 +244,14 @@ static ssize_t umn_read(struct file *filp, char __user *buf, size_t count,
 		umn_requeue(uf, ev, regs, done, n);
 		spin_unlock(&uf->lock);
 	}
+	/*
+	 * A ONESHOT registration whose report was handed out is gone: it left
+	 * the tree when it was reported and the list above, so the mutex we
+	 * hold makes it ours alone.
+	 */
+	for (i = 0; i < done; i++)
+		if (regs[i] && regs[i]->oneshot)
+			umn_reg_forget(uf, regs[i]);
 	mutex_unlock(&uf->mutex);
 	ret = done ? (ssize_t)(done * sizeof(*ev)) : -EFAULT;
 
@@ -301,7 +309,7 @@ static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 {
 	struct umn_file *uf = filp->private_data;
-	unsigned long npending, ndeferred, nspared;
+	unsigned long npending, ndeferred, nspared, nremoved;
 	u64 counter;
 
 	spin_lock(&uf->lock);
@@ -309,6 +317,7 @@ static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 	counter = *uf->counter;
 	ndeferred = uf->ndeferred;
 	nspared = uf->nspared;
+	nremoved = uf->nremoved;
 	spin_unlock(&uf->lock);
 
 	seq_printf(m, "ummunotify-features:\t%#x\n", READ_ONCE(uf->features));
@@ -326,6 +335,8 @@ static void umn_show_fdinfo(struct seq_file *m, struct file *filp)
 		   umn_snapshot_used(READ_ONCE(uf->features)) ? "frames" : "protection");
 	seq_printf(m, "ummunotify-deferred:\t%lu\n", ndeferred);
 	seq_printf(m, "ummunotify-spared:\t%lu\n", nspared);
+	/* ONESHOT registrations removed as they were reported. */
+	seq_printf(m, "ummunotify-removed:\t%lu\n", nremoved);
 }
 
 const struct file_operations umn_fops = {

@@ -94,7 +94,12 @@ static void umn_count(struct umn_file *uf)
 	WRITE_ONCE(uf->need_last, true);
 }
 
-/* Queues (or widens) the report of @reg for [start, end). Under uf->lock. */
+/*
+ * Queues (or widens) the report of @reg, which is in uf->tree, for
+ * [start, end). A ONESHOT registration leaves the tree here: its report is
+ * its last, so it is exact (HINT) and says so (REMOVED). Only pointer
+ * updates: fit for a callback that must not block. Under uf->lock.
+ */
 static void umn_queue(struct umn_file *uf, struct umn_reg *reg,
 		      unsigned long start, unsigned long end)
 {
@@ -108,6 +113,12 @@ static void umn_queue(struct umn_file *uf, struct umn_reg *reg,
 	} else {
 		umn_hint_whole(reg);
 	}
+	if (reg->oneshot) {
+		interval_tree_remove(&reg->it, &uf->tree);
+		reg->in_tree = false;
+		reg->flags |= UMMUNOTIFY_EVENT_FLAG_REMOVED;
+		uf->nremoved++;
+	}
 }
 
 /*
@@ -118,13 +129,17 @@ static void umn_queue(struct umn_file *uf, struct umn_reg *reg,
 static bool umn_report(struct umn_file *uf, unsigned long start,
 		       unsigned long end)
 {
-	struct interval_tree_node *it;
+	struct interval_tree_node *it, *next;
 	bool hit = false;
 
 	if (uf->closing || start >= end)
 		return false;
-	for (it = umn_first_hit(uf, start, end); it;
-	     it = interval_tree_iter_next(it, start, end - 1)) {
+	for (it = umn_first_hit(uf, start, end); it; it = next) {
+		/*
+		 * The next hit is found first: a ONESHOT one leaves the tree in
+		 * umn_queue(), and the walk goes on from a node still in it.
+		 */
+		next = interval_tree_iter_next(it, start, end - 1);
 		umn_queue(uf, container_of(it, struct umn_reg, it), start, end);
 		hit = true;
 	}

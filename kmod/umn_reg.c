@@ -103,7 +103,7 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 {
 	struct umn_reg *reg;
 	bool queued;
-	u32 features;
+	u32 features, allowed;
 	int ret;
 
 	if (r->start >= r->end)
@@ -131,10 +131,13 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	uf->used = true;
 	features = uf->features;
 
+	/* Flags count only with the feature that defines them (V2 ignores flags). */
+	allowed = (features & UMMUNOTIFY_FEATURE_ONESHOT) ? UMMUNOTIFY_REGISTER_ONESHOT : 0;
 	ret = -EINVAL;
 	if ((features & UMMUNOTIFY_FEATURE_STRICT) &&
-	    (r->flags || r->reserved || r->end > TASK_SIZE))
+	    ((r->flags & ~allowed) || r->reserved || r->end > TASK_SIZE))
 		goto err_unlock;
+	reg->oneshot = r->flags & allowed & UMMUNOTIFY_REGISTER_ONESHOT;
 
 	if (uf->nregs >= READ_ONCE(umn_max_registrations)) {
 		ret = (features & UMMUNOTIFY_FEATURE_LIMIT) ? -ENOSPC : -ENOMEM;
@@ -160,6 +163,7 @@ int umn_register(struct umn_file *uf, const struct ummunotify_register_ioctl *r)
 	 */
 	spin_lock(&uf->lock);
 	interval_tree_insert(&reg->it, &uf->tree);
+	reg->in_tree = true;
 	queued = umn_report_new(uf, reg);
 	spin_unlock(&uf->lock);
 	if (queued)
@@ -180,18 +184,14 @@ err_free:
 	return ret;
 }
 
-int umn_unregister(struct umn_file *uf, u64 cookie)
+/*
+ * Takes @reg out of the cookie index, the interval tree (unless a ONESHOT
+ * report already took it out) and the report list (a pending report is
+ * discarded), gives its charge back and frees it. Caller holds uf->mutex,
+ * so no other UNREGISTER or read() can reach it.
+ */
+void umn_reg_forget(struct umn_file *uf, struct umn_reg *reg)
 {
-	struct umn_reg *reg;
-
-	if (mutex_lock_killable(&uf->mutex))
-		return -EINTR;
-	uf->used = true;
-	reg = umn_lookup(uf, cookie);
-	if (!reg) {
-		mutex_unlock(&uf->mutex);
-		return -EINVAL;
-	}
 	rb_erase(&reg->node, &uf->regs);
 	uf->nregs--;
 	umn_user_uncharge(uf->user, 1);
@@ -201,15 +201,34 @@ int umn_unregister(struct umn_file *uf, u64 cookie)
 	 * and under the spinlock: once out of both, it is ours to free.
 	 */
 	spin_lock(&uf->lock);
-	interval_tree_remove(&reg->it, &uf->tree);
+	if (reg->in_tree) {
+		interval_tree_remove(&reg->it, &uf->tree);
+		reg->in_tree = false;
+	}
 	if (!list_empty(&reg->report)) {
 		list_del_init(&reg->report);
 		WRITE_ONCE(uf->npending, uf->npending - 1);
 	}
 	spin_unlock(&uf->lock);
-	mutex_unlock(&uf->mutex);
 	umn_reg_free(reg);
-	return 0;
+}
+
+int umn_unregister(struct umn_file *uf, u64 cookie)
+{
+	struct umn_reg *reg;
+	int ret = 0;
+
+	if (mutex_lock_killable(&uf->mutex))
+		return -EINTR;
+	uf->used = true;
+	reg = umn_lookup(uf, cookie);
+	if (reg)
+		umn_reg_forget(uf, reg);
+	else
+		/* With ONESHOT, an unknown cookie may be one already reported. */
+		ret = (uf->features & UMMUNOTIFY_FEATURE_ONESHOT) ? -ENOENT : -EINVAL;
+	mutex_unlock(&uf->mutex);
+	return ret;
 }
 
 /*

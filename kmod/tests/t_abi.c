@@ -19,6 +19,10 @@ TEST(layout_and_numbers)
 	CHECK_EQ(UMMUNOTIFY_EVENT_TYPE_LAST, 1);
 	CHECK_EQ(UMMUNOTIFY_EVENT_FLAG_HINT, 1);
 	CHECK_EQ(UMMUNOTIFY_FEATURE_MAPPING_ONLY, 1);
+	/* Ours: new bits only, never a V2 value changed. */
+	CHECK_EQ(UMMUNOTIFY_FEATURE_ONESHOT, 1 << 5);
+	CHECK_EQ(UMMUNOTIFY_REGISTER_ONESHOT, 1);
+	CHECK_EQ(UMMUNOTIFY_EVENT_FLAG_REMOVED, 2);
 }
 
 TEST(v2_flow)
@@ -567,6 +571,351 @@ TEST(first_register_interrupted_by_signals)
 	printf("  first registration under a 20 us timer: %d EINTR in %d runs\n", total, runs);
 }
 
+/* ---- UMMUNOTIFY_FEATURE_ONESHOT ---------------------------------------- */
+
+static int umn_reg_flags(int fd, const void *start, size_t len, __u64 cookie,
+			 __u32 flags)
+{
+	struct ummunotify_register_ioctl r = {
+		.start = (uintptr_t)start,
+		.end = (uintptr_t)start + len,
+		.user_cookie = cookie,
+		.flags = flags,
+	};
+
+	return ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r);
+}
+
+#define ONESHOT_EV (UMMUNOTIFY_EVENT_FLAG_HINT | UMMUNOTIFY_EVENT_FLAG_REMOVED)
+
+/*
+ * A ONESHOT registration beside a plain one on the same page: both are
+ * reported, the ONESHOT one with REMOVED; once read it is gone (ENOENT,
+ * cookie free again), the plain one stays and is reported again.
+ */
+TEST(oneshot_removed_as_reported)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT | UMMUNOTIFY_FEATURE_FDINFO);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(4 * pg, 1);
+	long long live = umn_param("registrations");
+	struct ummunotify_event ev[8];
+	int n, i;
+
+	CHECK_OK(umn_reg_flags(fd, p, 4 * pg, 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(umn_reg_flags(fd, p, 4 * pg, 2, 0));
+	CHECK_OK(munmap(p + pg, pg));
+	CHECK_EQ(*ctr, 1);
+	/* Reported, not yet read: the cookie still names it. */
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 2);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-removed"), 1);
+	CHECK_ERR(umn_reg_flags(fd, p, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT), EINVAL);
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 3);
+	for (i = 0; i < 2; i++) {
+		CHECK_EQ(ev[i].hint_start, (uintptr_t)p + pg);
+		CHECK_EQ(ev[i].hint_end, (uintptr_t)p + 2 * pg);
+		CHECK_EQ(ev[i].flags, ev[i].user_cookie_counter == 1 ? ONESHOT_EV :
+				      UMMUNOTIFY_EVENT_FLAG_HINT);
+	}
+	CHECK_EQ(ev[0].user_cookie_counter + ev[1].user_cookie_counter, 3);
+	CHECK_EQ(ev[2].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	/* Read: freed, given back, cookie unknown. */
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 1);
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live + 1);
+	CHECK_ERR(umn_unreg(fd, 1), ENOENT);
+
+	/* A second hit reaches the plain one only. */
+	CHECK_OK(munmap(p + 3 * pg, pg));
+	CHECK_EQ(*ctr, 2);
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 2);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+
+	/* The cookie is free for a new registration, which works. */
+	CHECK_OK(umn_reg_flags(fd, p, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, pg));
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 3);
+	CHECK_OK(umn_unreg(fd, 2));
+	CHECK_ERR(umn_unreg(fd, 2), ENOENT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 0);
+	close(fd);
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live);
+}
+
+/*
+ * Hit twice before the read: one report, still exact (the first hit), and
+ * the second invalidation finds nothing (the counter does not move).
+ */
+TEST(oneshot_not_reported_twice)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(4 * pg, 1);
+	struct ummunotify_event ev[8];
+	int n;
+
+	CHECK_OK(umn_reg_flags(fd, p, 4 * pg, 7, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, pg));
+	CHECK_OK(munmap(p + 3 * pg, pg));
+	CHECK_OK(madvise(p + pg, pg, MADV_DONTNEED));
+	CHECK_EQ(*ctr, 1);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 1);
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 7);
+	CHECK_EQ(ev[0].flags, ONESHOT_EV);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p);
+	CHECK_EQ(ev[0].hint_end, (uintptr_t)p + pg);
+	CHECK_EQ(ev[1].user_cookie_counter, 1);
+	CHECK_OK(munmap(p + pg, 2 * pg));
+	CHECK_EQ(*ctr, 1);
+	CHECK_EQ(umn_drain(fd, ev, 8, 0), 0);
+	close(fd);
+}
+
+/*
+ * UNREGISTER racing the report: before the read it succeeds and discards
+ * the report (the LAST still comes); after the read it is ENOENT.
+ */
+TEST(oneshot_unregister_after_removal)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT);
+	char *p = map_anon(3 * pg, 1);
+	struct ummunotify_event ev[8];
+	int n;
+
+	CHECK_OK(umn_reg_flags(fd, p, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(umn_reg_flags(fd, p + pg, pg, 2, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(umn_reg_flags(fd, p + 2 * pg, pg, 3, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, 2 * pg));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 2);
+	CHECK_OK(umn_unreg(fd, 1));		/* removed, report unread */
+	CHECK_ERR(umn_unreg(fd, 1), ENOENT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 1);
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 2);
+	CHECK_EQ(ev[0].flags, ONESHOT_EV);
+	CHECK_ERR(umn_unreg(fd, 2), ENOENT);	/* report read */
+	CHECK_OK(umn_unreg(fd, 3));		/* never hit: a plain UNREGISTER */
+	CHECK_ERR(umn_unreg(fd, 3), ENOENT);
+	CHECK_ERR(umn_unreg(fd, 99), ENOENT);	/* never registered */
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 0);
+
+	/* The only pending report discarded: just the LAST. */
+	p = map_anon(pg, 1);
+	CHECK_OK(umn_reg_flags(fd, p, pg, 4, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, pg));
+	CHECK_OK(umn_unreg(fd, 4));
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 1);
+	CHECK_EQ(ev[0].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	close(fd);
+}
+
+/*
+ * Without the feature the flag means nothing (V2 ignores flags): the
+ * registration stays after its report, no REMOVED, EINVAL for an unknown
+ * cookie; under STRICT the flag is refused unless the feature is on.
+ */
+TEST(oneshot_flag_without_feature_is_v2)
+{
+	size_t pg = pgsz();
+	char *p = map_anon(3 * pg, 1);
+	struct ummunotify_event ev[8];
+	int fd = umn_open(O_NONBLOCK, 0), n;
+
+	CHECK_OK(umn_reg_flags(fd, p, 3 * pg, 5, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, pg));
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_OK(munmap(p + pg, pg));
+	n = umn_drain(fd, ev, 8, 0);
+	REQUIRE_EQ(n, 2);
+	CHECK_EQ(ev[0].user_cookie_counter, 5);
+	CHECK_EQ(ev[0].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-removed"), 0);
+	CHECK_OK(umn_unreg(fd, 5));
+	CHECK_ERR(umn_unreg(fd, 5), EINVAL);
+	close(fd);
+
+	fd = umn_open(0, UMMUNOTIFY_FEATURE_STRICT);
+	CHECK_ERR(umn_reg_flags(fd, p + 2 * pg, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT), EINVAL);
+	close(fd);
+	fd = umn_open(0, UMMUNOTIFY_FEATURE_STRICT | UMMUNOTIFY_FEATURE_ONESHOT);
+	CHECK_OK(umn_reg_flags(fd, p + 2 * pg, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(umn_reg_flags(fd, p + 2 * pg, pg, 2, 0));
+	CHECK_ERR(umn_reg_flags(fd, p + 2 * pg, pg, 3, UMMUNOTIFY_REGISTER_ONESHOT << 1), EINVAL);
+	close(fd);
+}
+
+/*
+ * One munmap over many ONESHOT registrations (and plain ones among them):
+ * each reported once, all removed, the plain ones left; every removed one
+ * is freed whether read, unregistered or left to close().
+ */
+TEST(oneshot_many_removed_by_one_munmap)
+{
+	enum { N = 2000 };
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(N * pg, 1);
+	long long live = umn_param("registrations");
+	struct ummunotify_event *ev = calloc(2 * N, sizeof(*ev));
+	char *seen = calloc(2 * N, 1);
+	int i, n, removed = 0;
+
+	REQUIRE(ev && seen);
+	for (i = 0; i < N; i++) {
+		CHECK_OK(umn_reg_flags(fd, p + i * pg, pg, i, UMMUNOTIFY_REGISTER_ONESHOT));
+		if (i % 10 == 0)	/* a plain one overlapping every tenth */
+			CHECK_OK(umn_reg_flags(fd, p + i * pg, 2 * pg, N + i, 0));
+	}
+	CHECK_OK(munmap(p, N * pg));
+	CHECK_EQ(*ctr, 1);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), N + N / 10);
+	/* Unregister a few before reading: discarded. */
+	for (i = 0; i < N; i += 100)
+		CHECK_OK(umn_unreg(fd, i));
+	n = umn_drain(fd, ev, 2 * N, 0);
+	REQUIRE_EQ(n, N - N / 100 + N / 10 + 1);
+	for (i = 0; i < n - 1; i++) {
+		__u64 c = ev[i].user_cookie_counter;
+
+		REQUIRE(c < 2 * N);
+		CHECK_EQ(seen[c], 0);
+		seen[c] = 1;
+		if (c < N) {
+			CHECK_EQ(ev[i].flags, ONESHOT_EV);
+			CHECK_EQ(ev[i].hint_start, (uintptr_t)p + c * pg);
+			CHECK_EQ(ev[i].hint_end, (uintptr_t)p + (c + 1) * pg);
+			removed++;
+		} else {
+			CHECK_EQ(ev[i].flags, UMMUNOTIFY_EVENT_FLAG_HINT);
+		}
+	}
+	CHECK_EQ(removed, N - N / 100);
+	CHECK_EQ(ev[n - 1].type, UMMUNOTIFY_EVENT_TYPE_LAST);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), N / 10);
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live + N / 10);
+	for (i = 0; i < N; i += 10)
+		CHECK_OK(umn_unreg(fd, N + i));
+
+	/* Reported but never read: freed by close(). */
+	p = map_anon(N * pg, 1);
+	for (i = 0; i < N; i++)
+		CHECK_OK(umn_reg_flags(fd, p + i * pg, pg, 3 * N + i, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, N * pg));
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), N);
+	close(fd);
+	CHECK_OK(munmap((void *)ctr, pg));
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live);
+	free(ev);
+	free(seen);
+}
+
+/* A read() that faults part way keeps the rest, removed but still owed. */
+TEST(oneshot_read_efault_keeps_reports)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT);
+	char *p = map_anon(3 * pg, 1);
+	char *buf = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ummunotify_event ev[4], *edge;
+	int i, n;
+
+	REQUIRE(buf != MAP_FAILED);
+	CHECK_OK(mprotect(buf + pg, pg, PROT_NONE));
+	for (i = 0; i < 3; i++)
+		CHECK_OK(umn_reg_flags(fd, p + i * pg, pg, i + 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	CHECK_OK(munmap(p, 3 * pg));
+	CHECK_ERR(read(fd, buf + pg, sizeof(ev)), EFAULT);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-pending"), 3);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 3);
+	edge = (struct ummunotify_event *)(buf + pg) - 1;
+	CHECK_EQ(read(fd, edge, 3 * sizeof(*edge)), sizeof(*edge));
+	CHECK_EQ(edge->user_cookie_counter, 1);
+	CHECK_EQ(edge->flags, ONESHOT_EV);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 2);
+	CHECK_ERR(umn_unreg(fd, 1), ENOENT);
+	n = umn_drain(fd, ev, 4, 0);
+	REQUIRE_EQ(n, 3);
+	CHECK_EQ(ev[0].user_cookie_counter, 2);
+	CHECK_EQ(ev[0].flags, ONESHOT_EV);
+	CHECK_EQ(ev[0].hint_start, (uintptr_t)p + pg);
+	CHECK_EQ(ev[1].user_cookie_counter, 3);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 0);
+	close(fd);
+}
+
+/*
+ * fork and exit: a forked child's exit is not the file's address space
+ * (MAPPING_ONLY also skips fork's write protection), so nothing is
+ * removed; the child's own file dies with its exit, reported-and-unread,
+ * read and live ONESHOT registrations alike, leaving no registration.
+ */
+TEST(oneshot_fork_and_exit)
+{
+	size_t pg = pgsz();
+	int fd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT | UMMUNOTIFY_FEATURE_MAPPING_ONLY);
+	volatile __u64 *ctr = umn_counter(fd);
+	char *p = map_anon(2 * pg, 1);
+	long long live = umn_param("registrations");
+	struct ummunotify_event ev[4];
+	int st;
+	pid_t pid;
+
+	CHECK_OK(umn_reg_flags(fd, p, 2 * pg, 1, UMMUNOTIFY_REGISTER_ONESHOT));
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		/* A file of the child's own, in every state, then exit. */
+		int cfd = umn_open(O_NONBLOCK, UMMUNOTIFY_FEATURE_ONESHOT);
+		char *q = map_anon(4 * pg, 1);
+		struct ummunotify_event cev[4];
+
+		p[0] = 2;	/* the child's copy: not the parent's file's mm */
+		if (umn_reg_flags(cfd, q, pg, 1, UMMUNOTIFY_REGISTER_ONESHOT) ||
+		    umn_reg_flags(cfd, q + pg, pg, 2, UMMUNOTIFY_REGISTER_ONESHOT) ||
+		    umn_reg_flags(cfd, q + 2 * pg, pg, 3, UMMUNOTIFY_REGISTER_ONESHOT) ||
+		    umn_reg_flags(cfd, q + 3 * pg, pg, 4, 0))
+			_exit(3);
+		if (munmap(q, pg) || umn_drain(cfd, cev, 4, 0) != 2)	/* 1 read */
+			_exit(4);
+		if (munmap(q + pg, pg))		/* 2 reported, unread */
+			_exit(5);
+		_exit(0);			/* 3 and 4 live: exit reports them */
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	CHECK_EQ(*ctr, 0);
+	CHECK_EQ(umn_drain(fd, ev, 4, 0), 0);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 1);
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live + 1);
+	/* The parent's registration is still there and still works. */
+	CHECK_OK(munmap(p, 2 * pg));
+	CHECK_EQ(umn_drain(fd, ev, 4, 0), 2);
+	CHECK_EQ(ev[0].flags, ONESHOT_EV);
+	CHECK_EQ(fdinfo_get(fd, "ummunotify-registrations"), 0);
+	close(fd);
+	if (live >= 0)
+		CHECK_EQ(umn_param("registrations"), live);
+}
+
 TF_MAIN(TF_CASE(layout_and_numbers), TF_CASE(v2_flow),
 	TF_CASE(hint_cleared_on_second_hit), TF_CASE(hint_clipped_to_registration),
 	TF_CASE(overlapping_registrations), TF_CASE(duplicate_cookie),
@@ -575,4 +924,9 @@ TF_MAIN(TF_CASE(layout_and_numbers), TF_CASE(v2_flow),
 	TF_CASE(blocking_read_wakes), TF_CASE(epoll_and_sigio),
 	TF_CASE(unregister_discards_pending), TF_CASE(read_efault_loses_nothing),
 	TF_CASE(strict_validation), TF_CASE(fdinfo_lines), TF_CASE(counter_outlives_fd),
-	TF_CASE(first_register_interrupted_by_signals))
+	TF_CASE(first_register_interrupted_by_signals),
+	TF_CASE(oneshot_removed_as_reported), TF_CASE(oneshot_not_reported_twice),
+	TF_CASE(oneshot_unregister_after_removal),
+	TF_CASE(oneshot_flag_without_feature_is_v2),
+	TF_CASE(oneshot_many_removed_by_one_munmap),
+	TF_CASE(oneshot_read_efault_keeps_reports), TF_CASE(oneshot_fork_and_exit))

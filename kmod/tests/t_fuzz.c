@@ -5,7 +5,9 @@
  * polls, mmaps and address-space churn on a few shared files while the files
  * are closed and reopened under them, and forked children use them from
  * another address space; once as root and once (a quarter of the calls) as
- * the unprivileged user nobody. Afterwards no registration may be left,
+ * the unprivileged user nobody. Half the registrations ask for ONESHOT, on
+ * files that mostly enable it, so removals at report time (in the notifier)
+ * race UNREGISTER, read(), close() and exit. Afterwards no registration may be left,
  * the module must unload (its exit path WARNs on a leak, which fails the VM
  * run), slab usage must be back to its baseline, and it must load again.
  *
@@ -54,9 +56,10 @@ static int pick(struct fuzzer *f, int n)
 static int open_slot_fd(struct fuzzer *f)
 {
 	int fd = open(UMMUNOTIFY_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	__u32 feat = (__u32)rnd(f);
+	/* ONESHOT on most files: its removals race everything below. */
+	__u32 feat = (__u32)rnd(f) | (pick(f, 4) ? UMMUNOTIFY_FEATURE_ONESHOT : 0);
 
-	if (fd >= 0 && pick(f, 2))
+	if (fd >= 0 && pick(f, 4))
 		ioctl(fd, UMMUNOTIFY_EXCHANGE_FEATURES, &feat);
 	if (fd >= 0 && !pick(f, 4)) {
 		fcntl(fd, F_SETOWN, getpid());
@@ -113,7 +116,8 @@ static void fill_scratch(struct fuzzer *f, void *p, unsigned int cmd)
 		struct ummunotify_register_ioctl r = {
 			.start = rand_addr(f),
 			.user_cookie = pick(f, 10) ? rnd(f) & 1023 : rnd(f),
-			.flags = pick(f, 8) ? 0 : (__u32)rnd(f),
+			.flags = pick(f, 2) ? UMMUNOTIFY_REGISTER_ONESHOT :
+				 pick(f, 8) ? 0 : (__u32)rnd(f),
 			.reserved = pick(f, 8) ? 0 : (__u32)rnd(f),
 		};
 		r.end = pick(f, 8) ? r.start + 1 + rnd(f) % (8 * pg) : rand_addr(f);

@@ -46,6 +46,7 @@ struct umn_uffdio_move {
 #define HPAGE (2UL << 20)	/* x86_64 PMD and default hugetlb page size */
 
 static size_t pg;
+static __u32 watch_flags;	/* the variant's REGISTER flags */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -55,6 +56,7 @@ static int watch(int fd, const void *start, size_t len, __u64 cookie)
 		.start = (uintptr_t)start,
 		.end = (uintptr_t)start + len,
 		.user_cookie = cookie,
+		.flags = watch_flags,
 	};
 
 	return ioctl(fd, UMMUNOTIFY_REGISTER_REGION, &r);
@@ -86,6 +88,10 @@ static int drain(int fd, char *seen, size_t nseen, uintptr_t lo, uintptr_t hi)
 			    ev[i].hint_start >= ev[i].hint_end)
 				return -1;
 			if (hi && (ev[i].hint_start < lo || ev[i].hint_end > hi))
+				return -1;
+			/* A ONESHOT report is its registration's last: exact, and says so. */
+			if ((watch_flags & UMMUNOTIFY_REGISTER_ONESHOT) &&
+			    ev[i].flags != (UMMUNOTIFY_EVENT_FLAG_HINT | UMMUNOTIFY_EVENT_FLAG_REMOVED))
 				return -1;
 			if (ev[i].user_cookie_counter < nseen)
 				seen[ev[i].user_cookie_counter]++;
@@ -197,6 +203,7 @@ FIXTURE(umn) {
 
 FIXTURE_VARIANT(umn) {
 	__u32 features;
+	__u32 reg_flags;	/* flags of every REGISTER */
 	int spares_neighbours;	/* MAPPING_ONLY proves a VMA cut harmless */
 };
 
@@ -210,11 +217,23 @@ FIXTURE_VARIANT_ADD(umn, mapping_only) {
 	.spares_neighbours = 1,
 };
 
+/*
+ * What the library asks for: registrations removed as they are reported.
+ * Each case's registration is reported once, so the first report must
+ * still come on every path.
+ */
+FIXTURE_VARIANT_ADD(umn, oneshot_mapping_only) {
+	.features = UMMUNOTIFY_FEATURE_MAPPING_ONLY | UMMUNOTIFY_FEATURE_ONESHOT,
+	.reg_flags = UMMUNOTIFY_REGISTER_ONESHOT,
+	.spares_neighbours = 1,
+};
+
 FIXTURE_SETUP(umn)
 {
 	__u32 f = variant->features;
 
 	pg = (size_t)sysconf(_SC_PAGESIZE);
+	watch_flags = variant->reg_flags;
 	/* A missing device is a failure here, never a skip. */
 	self->fd = open(UMMUNOTIFY_DEVICE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", UMMUNOTIFY_DEVICE, strerror(errno));

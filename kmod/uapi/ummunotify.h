@@ -27,7 +27,9 @@
  *      Guarantee: whenever a report is queued after user space read a LAST
  *      carrying value C, the counter is no longer C.
  *
- * A registration stays live after it is reported; it may be hit again. It
+ * A registration stays live after it is reported; it may be hit again
+ * (unless it is a UMMUNOTIFY_REGISTER_ONESHOT one, removed as it is
+ * reported: see UMMUNOTIFY_FEATURE_ONESHOT). It
  * sees every invalidation that starts after REGISTER_REGION returned. One
  * made while an invalidation overlapping its range is in progress (on
  * another thread) is reported at once, since that invalidation may change
@@ -100,8 +102,11 @@
  *   Watch [start, end) of the file's address space under user_cookie.
  *   Overlapping and identical ranges are allowed; cookies must be distinct.
  *   Errors: EINVAL  start >= end;
- *           EINVAL  user_cookie is already registered on this file;
- *           EINVAL  (UMMUNOTIFY_FEATURE_STRICT) flags has an unknown bit,
+ *           EINVAL  user_cookie is already registered on this file (a
+ *                   ONESHOT registration keeps its cookie until read()
+ *                   has handed out its report);
+ *           EINVAL  (UMMUNOTIFY_FEATURE_STRICT) flags has a bit unknown or
+ *                   not enabled by the file's features,
  *                   reserved != 0, or end is past the user address space;
  *           ENOSPC  (UMMUNOTIFY_FEATURE_LIMIT) the file already holds
  *                   max_registrations registrations, or the opener's user
@@ -118,10 +123,21 @@
  *                   nothing was registered: call again. Restarted by the
  *                   kernel instead when the handler has SA_RESTART.
  *
+ *   With UMMUNOTIFY_FEATURE_ONESHOT, flags may hold
+ *   UMMUNOTIFY_REGISTER_ONESHOT (see there); without the feature it is
+ *   ignored like any other flag (EINVAL with UMMUNOTIFY_FEATURE_STRICT).
+ *
  * UMMUNOTIFY_UNREGISTER_REGION  (arg: __u64 *, the cookie)
  *   Stop watching the registration. When it returns, no report for the
  *   cookie will be delivered any more (a pending one is discarded).
- *   Errors: EINVAL  no registration with that cookie.
+ *   Errors: EINVAL  no registration with that cookie (without
+ *                   UMMUNOTIFY_FEATURE_ONESHOT);
+ *           ENOENT  no registration with that cookie (with
+ *                   UMMUNOTIFY_FEATURE_ONESHOT): never registered, already
+ *                   unregistered, or a ONESHOT registration whose report
+ *                   read() has handed out. For a cookie registered with
+ *                   UMMUNOTIFY_REGISTER_ONESHOT this means "already gone":
+ *                   treat it as success.
  *
  * /proc/<pid>/fdinfo/<fd>
  * -----------------------
@@ -132,8 +148,11 @@
  * "ummunotify-filter" (none: V2; protection: MAPPING_ONLY without frame
  * snapshots; frames: MAPPING_ONLY with them), "ummunotify-deferred" and
  * "ummunotify-spared" (invalidations deferred for a frame check, and those
- * of them proven harmless) (UMMUNOTIFY_FEATURE_FDINFO says the kernel
- * provides them).
+ * of them proven harmless), "ummunotify-removed" (ONESHOT registrations
+ * removed as they were reported, since open) (UMMUNOTIFY_FEATURE_FDINFO
+ * says the kernel provides them). "ummunotify-registrations" counts every
+ * registration the cookie index holds: a removed ONESHOT one until read()
+ * hands out its report.
  *
  * Module parameters (/sys/module/ummunotify/parameters/)
  * ------------------------------------------------------
@@ -171,6 +190,14 @@ enum {
 	 * was hit more than once: the hint is then the whole registration.
 	 */
 	UMMUNOTIFY_EVENT_FLAG_HINT = 1 << 0,
+	/*
+	 * Set on the INVAL event of a UMMUNOTIFY_REGISTER_ONESHOT
+	 * registration: the kernel removed it as it queued this report. Once
+	 * read() has handed the event out the cookie is unknown to the file
+	 * (free for a new REGISTER; UNREGISTER gives ENOENT). Never set
+	 * without UMMUNOTIFY_FEATURE_ONESHOT.
+	 */
+	UMMUNOTIFY_EVENT_FLAG_REMOVED = 1 << 1,
 };
 
 /* 32 bytes, as in V2. */
@@ -187,7 +214,7 @@ struct ummunotify_register_ioctl {
 	__u64 start;		/* first byte of the range (need not be page aligned) */
 	__u64 end;		/* end of the range, exclusive; must be > start */
 	__u64 user_cookie;	/* names the registration in events and UNREGISTER */
-	__u32 flags;		/* no flags defined: must be 0 with FEATURE_STRICT */
+	__u32 flags;		/* UMMUNOTIFY_REGISTER_* (with FEATURE_ONESHOT), else 0 */
 	__u32 reserved;		/* must be 0 with FEATURE_STRICT */
 };
 
@@ -254,11 +281,44 @@ struct ummunotify_register_ioctl {
  */
 #define UMMUNOTIFY_FEATURE_FDINFO (1U << 4)
 
+/*
+ * One-shot registrations: REGISTER_REGION honours UMMUNOTIFY_REGISTER_ONESHOT
+ * in flags, and UNREGISTER_REGION of an unknown cookie fails with ENOENT
+ * instead of EINVAL. Registrations made without the flag behave as in V2.
+ *
+ * A ONESHOT registration is removed by the kernel when its first report is
+ * queued: it leaves the address lookup inside the notifier callback (no
+ * allocation, no sleeping lock: the callback may run where it must not
+ * block), so no later invalidation sees it and its report is always exact
+ * (UMMUNOTIFY_EVENT_FLAG_HINT set, hint = the invalidated part clipped to
+ * the registration) and carries UMMUNOTIFY_EVENT_FLAG_REMOVED. Until read()
+ * hands that report out, the cookie still names it: UNREGISTER then
+ * succeeds and discards the report (as for any pending report), and a new
+ * REGISTER with the same cookie fails with EINVAL. Once read() has handed
+ * it out, the registration is freed and given back to the registration
+ * limits, and UNREGISTER of the cookie fails with ENOENT. So a user that
+ * registers a range per cached object, and drops the object when its report
+ * arrives, needs no UNREGISTER for it; one that drops an object for another
+ * reason still calls UNREGISTER, and treats ENOENT as success (the report
+ * crossed the call). No errno of its own besides that ENOENT.
+ */
+#define UMMUNOTIFY_FEATURE_ONESHOT (1U << 5)
+
 #define UMMUNOTIFY_FEATURE_ALL (UMMUNOTIFY_FEATURE_MAPPING_ONLY | \
 				UMMUNOTIFY_FEATURE_STRICT | \
 				UMMUNOTIFY_FEATURE_LIMIT | \
 				UMMUNOTIFY_FEATURE_OWNER_ONLY | \
-				UMMUNOTIFY_FEATURE_FDINFO)
+				UMMUNOTIFY_FEATURE_FDINFO | \
+				UMMUNOTIFY_FEATURE_ONESHOT)
+
+/*
+ * Flags of struct ummunotify_register_ioctl. Each is honoured only when
+ * the feature that defines it was granted; otherwise it is ignored as V2
+ * ignores flags (or refused with EINVAL under UMMUNOTIFY_FEATURE_STRICT).
+ */
+
+/* Remove the registration when it is reported (UMMUNOTIFY_FEATURE_ONESHOT). */
+#define UMMUNOTIFY_REGISTER_ONESHOT (1U << 0)
 
 #define UMMUNOTIFY_MAGIC 'U'
 
