@@ -36,15 +36,19 @@ export interface DeviceInfo {
 export interface NativeMonitor {
   /** The shared page; a 64-bit generation at offset 0. Never written from JavaScript. */
   readonly counter: ArrayBuffer;
-  /** Numbers are taken too (safe integers). */
-  watch(start: bigint | number, end: bigint | number, cookie: bigint | number): void;
+  /**
+   * Numbers are taken too (safe integers). `flags` (ummunotify only):
+   * UMMUNOTIFY_REGISTER_* bits the granted features define.
+   */
+  watch(start: bigint | number, end: bigint | number, cookie: bigint | number, flags?: number): void;
   unwatch(cookie: bigint | number): void;
   /**
    * Hands out the reports of a drain a slice at a time into `out` and returns
    * how many it wrote (native/monitor/common.h): out[0] is 0 while more
    * follow, 1 when the drain is over and out[1] is its counter, 2 when over
    * with the counter unknown, 3 when it failed part way and out[1] is the
-   * errno; reports from out[2], four words each (cookie, start, end, hint 1/0).
+   * errno; reports from out[2], four words each (cookie, start, end, flags:
+   * 1 the hint is exact, 2 the backend removed the watch as it reported it).
    */
   drainInto(out: BigUint64Array): number;
   /** ummunotify only: call `fn` on the event loop while the file is readable (null: stop). */
@@ -293,6 +297,8 @@ export interface NativeAddon extends NativeVerbs {
   UserfaultfdMonitor: new (mode?: 'auto' | 'wp' | 'missing') => NativeUserfaultfdMonitor;
   UMMUNOTIFY_FEATURE_MAPPING_ONLY: number;
   UMMUNOTIFY_FEATURE_LIMIT: number;
+  UMMUNOTIFY_FEATURE_ONESHOT: number;
+  UMMUNOTIFY_REGISTER_ONESHOT: number;
   /** Int32 [0] = this process's pid, rewritten in a fork()ed child. */
   pidCell: ArrayBuffer;
   /** PMIx (native/pmix/pmix.cc). */

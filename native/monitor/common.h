@@ -36,13 +36,15 @@ inline uint64_t U64Arg(const Napi::CallbackInfo& info, size_t i, const char* wha
 // kFailed: the drain could not finish, out[1] is the errno, and the reports
 // handed out are only part of what was consumed from the kernel: the caller
 // must treat every watch as invalidated), then
-// four words per report: cookie, start, end, hint (1: [start, end) is exactly
-// the invalidated part; 0: the whole watched range, hit more than once before
-// this drain). No JavaScript object is made per drain or per report: under
+// four words per report: cookie, start, end, flags (kHintExact: [start, end)
+// is exactly the invalidated part, else the whole watched range, hit more than
+// once before this drain; kRemoved: the backend dropped the watch as it
+// reported it, so no unwatch is needed). No JavaScript object is made per drain or per report: under
 // the emulated test machine allocating them cost more than the read() itself.
 constexpr size_t kHeaderWords = 2;
 constexpr size_t kRecordWords = 4;
 enum DrainStatus : uint64_t { kMore = 0, kComplete = 1, kCompleteNoCounter = 2, kFailed = 3 };
+constexpr uint64_t kHintExact = 1, kRemoved = 2;  // the flags word of a report
 
 // Test hook (native/testing/): the next read() of a drain, after `after_reads`
 // successful ones, fails with `err`. Lets the tests check that a drain broken
@@ -71,8 +73,8 @@ class PendingReports {
     counter_known_ = false;
     failed_errno_ = 0;
   }
-  void Add(uint64_t cookie, uint64_t start, uint64_t end, bool hint) {
-    records_.push_back({cookie, start, end, hint ? 1u : 0u});
+  void Add(uint64_t cookie, uint64_t start, uint64_t end, bool hint, bool removed = false) {
+    records_.push_back({cookie, start, end, (hint ? kHintExact : 0) | (removed ? kRemoved : 0)});
   }
   void SetCounter(uint64_t counter) {
     counter_ = counter;

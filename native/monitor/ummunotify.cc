@@ -3,8 +3,10 @@
 //   new UmmunotifyMonitor(features)   open read-only, EXCHANGE_FEATURES, map the counter page
 //   .features                         the feature bits the kernel granted
 //   .counter                          ArrayBuffer over the kernel's read-only counter page
-//   .watch(start, end, cookie)        UMMUNOTIFY_REGISTER_REGION
-//   .unwatch(cookie)                  UMMUNOTIFY_UNREGISTER_REGION
+//   .watch(start, end, cookie[, flags]) UMMUNOTIFY_REGISTER_REGION (flags: UMMUNOTIFY_REGISTER_*,
+//                                     only those the granted features define)
+//   .unwatch(cookie)                  UMMUNOTIFY_UNREGISTER_REGION (ENOENT with FEATURE_ONESHOT:
+//                                     unknown cookie, e.g. a ONESHOT watch already reported)
 //   .drainInto(out)                   read() every pending report (non-blocking) and
 //                                     hand them out a slice per call (monitor/common.h)
 //   .onReadable(fn | null)            call fn on the event loop while reports wait (uv_poll,
@@ -120,6 +122,10 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
     r.start = U64Arg(info, 0, "start");
     r.end = U64Arg(info, 1, "end");
     r.user_cookie = U64Arg(info, 2, "cookie");
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "flags must be a number");
+      r.flags = info[3].As<Napi::Number>().Uint32Value();
+    }
     int fd = Fd(env);
     // EINTR: a signal (a profiler's SIGPROF, say) hit the process's first
     // registration before anything was registered; just call again.
@@ -178,7 +184,8 @@ class UmmunotifyMonitor : public Napi::ObjectWrap<UmmunotifyMonitor> {
             pending_.SetCounter(e.user_cookie_counter);
             last = true;  // the kernel sends LAST only once its list is empty
           } else if (e.type == UMMUNOTIFY_EVENT_TYPE_INVAL) {
-            pending_.Add(e.user_cookie_counter, e.hint_start, e.hint_end, (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0);
+            pending_.Add(e.user_cookie_counter, e.hint_start, e.hint_end, (e.flags & UMMUNOTIFY_EVENT_FLAG_HINT) != 0,
+                         (e.flags & UMMUNOTIFY_EVENT_FLAG_REMOVED) != 0);
           }
         }
       }
@@ -214,6 +221,8 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UmmunotifyMonitor", UmmunotifyMonitor::Define(env));
   exports.Set("UMMUNOTIFY_FEATURE_MAPPING_ONLY", Napi::Number::New(env, UMMUNOTIFY_FEATURE_MAPPING_ONLY));
   exports.Set("UMMUNOTIFY_FEATURE_LIMIT", Napi::Number::New(env, UMMUNOTIFY_FEATURE_LIMIT));
+  exports.Set("UMMUNOTIFY_FEATURE_ONESHOT", Napi::Number::New(env, UMMUNOTIFY_FEATURE_ONESHOT));
+  exports.Set("UMMUNOTIFY_REGISTER_ONESHOT", Napi::Number::New(env, UMMUNOTIFY_REGISTER_ONESHOT));
 }
 
 Registrar registrar(Init);

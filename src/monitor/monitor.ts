@@ -21,6 +21,14 @@ export interface MemoryMonitorOptions {
    * (which changes nothing near the cut) do not flush the cache. Default true.
    */
   mappingOnly?: boolean;
+  /**
+   * ummunotify only: ask the module to drop a cache's watch by itself when it
+   * reports it (UMMUNOTIFY_FEATURE_ONESHOT), so an invalidated cache entry
+   * costs no UNREGISTER. A module without the feature is used as before.
+   * Watches made with {@link MemoryMonitor.watch} always stay until
+   * unwatched. Default true; false is for comparisons.
+   */
+  oneshot?: boolean;
   /** userfaultfd only, for tests: force 'wp' or 'missing' registration mode. */
   userfaultfdMode?: 'auto' | 'wp' | 'missing';
 }
@@ -49,6 +57,9 @@ const RECORD_WORDS = 4;
 const DRAIN_MORE = 0;
 const DRAIN_COMPLETE = 1;
 const DRAIN_FAILED = 3;
+/** Flags word of a report (native/monitor/common.h ReportFlags). */
+const REPORT_EXACT = 1;
+const REPORT_REMOVED = 2;
 /** Reports per drainInto() call. */
 const SLICE = 64;
 
@@ -74,7 +85,17 @@ export class DrainIncompleteError extends RdmaError {
  * @internal
  */
 export interface MonitorClient {
-  onReport(cookie: number, start: number, end: number): void;
+  /**
+   * The watch `cookie` saw an invalidation. `exact` true: [start, end) is
+   * exactly the part that changed (clipped to the watch); false: the watch
+   * was hit more than once since the last drain and [start, end) is all of
+   * it. Every watch overlapping a change gets its own report, so a client
+   * whose objects each have their own watch needs no search by address.
+   * After the report the watch may already be gone (the backend removed
+   * it); {@link MemoryMonitor.unwatchFor} is still allowed and then costs
+   * nothing.
+   */
+  onReport(cookie: number, start: number, end: number, exact: boolean): void;
   /** A drain could not finish: every range this client watches may have changed. */
   onLost(): void;
 }
@@ -141,12 +162,29 @@ export class MemoryMonitor {
   readonly #halves = new Uint32Array(this.#out.buffer);
   readonly #pidCell = new Int32Array(native.pidCell);
   readonly #pid = this.#pidCell[0]!;
-  /** Shared use: who watches each cookie, and the next cookie to hand out. */
+  /**
+   * Shared use: who watches each cookie (a cookie leaves when it is
+   * unwatched or when the backend reports it removed), and the next cookie
+   * to hand out.
+   */
   readonly #routes = new Map<number, MonitorClient>();
   readonly #clients = new Set<MonitorClient>();
   #nextCookie = 1;
-  readonly #route = (cookie: number, start: number, end: number): void => {
-    this.#routes.get(cookie)?.onReport(cookie, start, end);
+  /** REGISTER flags of watchFor: UMMUNOTIFY_REGISTER_ONESHOT when the module granted it, else 0. */
+  readonly #watchForFlags: number;
+  /** What watchFor/unwatchFor asked of the backend (see {@link counts}). */
+  #watches = 0;
+  #unwatches = 0;
+  #removed = 0;
+  readonly #route = (cookie: number, start: number, end: number, flags: number): void => {
+    const client = this.#routes.get(cookie);
+    if (client === undefined) return;
+    if ((flags & REPORT_REMOVED) !== 0) {
+      // The kernel dropped the watch as it reported it: nothing to unwatch.
+      this.#routes.delete(cookie);
+      this.#removed++;
+    }
+    client.onReport(cookie, start, end, (flags & REPORT_EXACT) !== 0);
   };
   /** Callbacks run while reports wait (see onChange). */
   readonly #wakers = new Set<() => void>();
@@ -154,10 +192,11 @@ export class MemoryMonitor {
     for (const fn of [...this.#wakers]) fn();
   };
 
-  private constructor(backend: MonitorBackend, impl: NativeMonitor) {
+  private constructor(backend: MonitorBackend, impl: NativeMonitor, watchForFlags = 0) {
     this.backend = backend;
     this.verified = backend !== 'none';
     this.#native = impl;
+    this.#watchForFlags = watchForFlags;
     this.counter = new Uint32Array(impl.counter, 0, 2);
     this.lastSeen = this.counter[0]!;
   }
@@ -171,9 +210,10 @@ export class MemoryMonitor {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const backend = options.backend ?? 'auto';
     const mappingOnly = options.mappingOnly ?? true;
+    const oneshot = options.oneshot ?? true;
     switch (backend) {
       case 'ummunotify':
-        return MemoryMonitor.#ummunotify(mappingOnly);
+        return MemoryMonitor.#ummunotify(mappingOnly, oneshot);
       case 'userfaultfd':
         return new MemoryMonitor('userfaultfd', new native.UserfaultfdMonitor(options.userfaultfdMode ?? 'auto'));
       case 'none':
@@ -182,7 +222,7 @@ export class MemoryMonitor {
         const failures: string[] = [];
         if (existsSync('/dev/ummunotify')) {
           try {
-            return MemoryMonitor.#ummunotify(mappingOnly);
+            return MemoryMonitor.#ummunotify(mappingOnly, oneshot);
           } catch (err) {
             failures.push(`ummunotify: ${(err as Error).message}`);
           }
@@ -201,13 +241,17 @@ export class MemoryMonitor {
     }
   }
 
-  static #ummunotify(mappingOnly: boolean): MemoryMonitor {
+  static #ummunotify(mappingOnly: boolean, oneshot: boolean): MemoryMonitor {
     let impl;
     try {
       // LIMIT: the module's registration limits fail with ENOSPC (V2 says
-      // ENOMEM, indistinguishable from running out of memory).
+      // ENOMEM, indistinguishable from running out of memory). ONESHOT:
+      // watchFor's watches go away by themselves when reported; a module
+      // without it grants the rest, and then watchFor unwatches as in V2.
       impl = new native.UmmunotifyMonitor(
-        (mappingOnly ? native.UMMUNOTIFY_FEATURE_MAPPING_ONLY : 0) | native.UMMUNOTIFY_FEATURE_LIMIT,
+        (mappingOnly ? native.UMMUNOTIFY_FEATURE_MAPPING_ONLY : 0) |
+          native.UMMUNOTIFY_FEATURE_LIMIT |
+          (oneshot ? native.UMMUNOTIFY_FEATURE_ONESHOT : 0),
       );
     } catch (err) {
       if (err instanceof RdmaError && err.code === 'ENOENT') {
@@ -219,7 +263,25 @@ export class MemoryMonitor {
       impl.close();
       throw new RdmaError(95 /* EOPNOTSUPP */, 'ioctl', 'the loaded ummunotify module lacks mapping-only filtering');
     }
-    return new MemoryMonitor('ummunotify', impl);
+    const granted = (impl.features & native.UMMUNOTIFY_FEATURE_ONESHOT) !== 0;
+    return new MemoryMonitor('ummunotify', impl, granted ? native.UMMUNOTIFY_REGISTER_ONESHOT : 0);
+  }
+
+  /**
+   * Whether watches made through {@link watchFor} are removed by the backend
+   * as it reports them (the module's ONESHOT feature). @internal
+   */
+  get oneshot(): boolean {
+    return this.#watchForFlags !== 0;
+  }
+
+  /**
+   * Backend calls made for {@link watchFor} clients: watches made, unwatches
+   * issued (system calls), and watches the backend removed by itself as it
+   * reported them (no unwatch needed). @internal
+   */
+  counts(): { watches: number; unwatches: number; removedByBackend: number } {
+    return { watches: this.#watches, unwatches: this.#unwatches, removedByBackend: this.#removed };
   }
 
   /** Low 32 bits of the generation counter (one load, no system call). */
@@ -290,16 +352,34 @@ export class MemoryMonitor {
     return this.#nextCookie++;
   }
 
-  /** {@link watchNumbers} on behalf of `client`, which will get the reports. @internal */
+  /**
+   * {@link watchNumbers} on behalf of `client`, which will get the reports.
+   * With the module's ONESHOT feature the watch ends with its first report.
+   * @internal
+   */
   watchFor(client: MonitorClient, start: number, end: number, cookie: number): void {
-    this.watchNumbers(start, end, cookie);
+    this.#live();
+    this.#native.watch(start, end, cookie, this.#watchForFlags);
     this.#routes.set(cookie, client);
+    this.#watches++;
   }
 
-  /** Ends a {@link watchFor}. @internal */
+  /**
+   * Ends a {@link watchFor}: no report for `cookie` reaches its client after
+   * this. Costs nothing when the backend already removed the watch as it
+   * reported it. @internal
+   */
   unwatchFor(cookie: number): void {
-    this.#routes.delete(cookie);
-    this.unwatchNumber(cookie);
+    if (!this.#routes.delete(cookie)) return; // removed with its report, or never watched
+    this.#live();
+    this.#unwatches++;
+    try {
+      this.#native.unwatch(cookie);
+    } catch (err) {
+      // ONESHOT: the kernel removed it with a report that was read but not
+      // routed (a failed drain, or drain() called on a shared monitor).
+      if (this.#watchForFlags === 0 || (err as { code?: unknown })?.code !== 'ENOENT') throw err;
+    }
   }
 
   /**
@@ -308,8 +388,9 @@ export class MemoryMonitor {
    * lastSeen stays behind; returns false then. @internal
    */
   dispatch(): boolean {
+    this.#live();
     try {
-      this.drainNumbers(this.#route);
+      this.#drainRecords(this.#route);
       return true;
     } catch (err) {
       if (!(err instanceof DrainIncompleteError)) throw err;
@@ -318,7 +399,11 @@ export class MemoryMonitor {
     }
   }
 
-  /** Stops reporting `cookie`; a report not yet drained is discarded. */
+  /**
+   * Stops reporting `cookie`; a report not yet drained is discarded. An
+   * unknown cookie throws an RdmaError (code 'ENOENT' from a module with the
+   * ONESHOT feature, 'EINVAL' from one without).
+   */
   unwatch(cookie: bigint): void {
     this.#live();
     if (typeof cookie !== 'bigint') throw new TypeError('cookie must be a bigint');
@@ -335,7 +420,7 @@ export class MemoryMonitor {
     const out = this.#out;
     try {
       this.#drainSlices((w) => {
-        events.push({ cookie: out[w]!, start: out[w + 1]!, end: out[w + 2]!, hint: out[w + 3] !== 0n });
+        events.push({ cookie: out[w]!, start: out[w + 1]!, end: out[w + 2]!, hint: (out[w + 3]! & 1n) !== 0n });
       });
     } catch (err) {
       if (err instanceof DrainIncompleteError) err.events = events;
@@ -348,14 +433,20 @@ export class MemoryMonitor {
    * What {@link drain} does, for callers whose cookies and addresses are below
    * 2^53 (the cache): each report goes to `onReport` as numbers, and no object
    * or bigint is made. An end above 2^53 arrives rounded up, never down.
+   * `exact` is {@link MonitorEvent.hint}.
    * @internal
    */
-  drainNumbers(onReport: (cookie: number, start: number, end: number) => void): void {
+  drainNumbers(onReport: (cookie: number, start: number, end: number, exact: boolean) => void): void {
     this.#live();
+    this.#drainRecords((cookie, start, end, flags) => onReport(cookie, start, end, (flags & REPORT_EXACT) !== 0));
+  }
+
+  /** Each report as numbers, with its flags word (REPORT_*). */
+  #drainRecords(each: (cookie: number, start: number, end: number, flags: number) => void): void {
     const h = this.#halves;
     this.#drainSlices((w) => {
       const i = 2 * w; // little-endian: low half first
-      onReport(h[i + 1]! * 2 ** 32 + h[i]!, h[i + 3]! * 2 ** 32 + h[i + 2]!, h[i + 5]! * 2 ** 32 + h[i + 4]!);
+      each(h[i + 1]! * 2 ** 32 + h[i]!, h[i + 3]! * 2 ** 32 + h[i + 2]!, h[i + 5]! * 2 ** 32 + h[i + 4]!, h[i + 6]!);
     });
   }
 
