@@ -1,6 +1,7 @@
 /**
  * The two-host half of `npm run bench` (one `--hosts 2` boot, run on node1):
- * RDMA WRITE across hosts (perftest beside world.write), then allreduce across
+ * RDMA WRITE across hosts (perftest beside world.write and an Endpoint peer:
+ * bandwidth, small-message rate, ping-pong), then allreduce across
  * hosts (Open MPI's MPI_Allreduce beside the library's ring allreduce).
  * Writes one JSON file.
  *
@@ -91,6 +92,8 @@ if (values.only !== 'allreduce') {
     // about a hundred per second on the loaded machine (2026-12-02).
     maxIters: quick ? 300 : 2000,
     latIters: quick ? 50 : 200,
+    // perftest's second run: this much longer than its first (wall-clock check).
+    clockSec: quick ? 0.2 : 1,
     log,
     retries,
   })));

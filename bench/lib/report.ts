@@ -1,4 +1,5 @@
 /** The Markdown report: every §5 target with its ratio, then each benchmark's figures and chart. */
+import { troubleText } from '../hosts/counters.js';
 import type { BenchResults, HostsResult, VmResult } from './results.js';
 import { hostsWriteSection, writeSection } from './report-write.js';
 import { formatSize, formatSpread, spread, type Spread } from './stats.js';

@@ -32,7 +32,9 @@ const lastLine = (out) => out.split('\n').map((l) => l.trim()).filter(Boolean).s
 // up. A server that dies (perftest's own crashes happen under emulation) is
 // replaced by a new one on a new port. `record` (optional) hears of every
 // server started (ran) and every one that gave no result (failed, with why),
-// so a caller can report them instead of hiding them.
+// so a caller can report them instead of hiding them. Returns the client's
+// output and its wall-clock time (ms, from its start to its exit: connection
+// set-up included, see perftestClock in bench/lib/perftest-clock.ts).
 async function pair(tool, common, host, record, via = []) {
   let last = '';
   for (let round = 0; round < 5; round++) {
@@ -41,7 +43,9 @@ async function pair(tool, common, host, record, via = []) {
     const server = via.length ? start(via[0], [...via.slice(1), tool, ...args], 300_000) : start(tool, args, 300_000);
     await sleep(1500);
     for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
+      const t0 = process.hrtime.bigint();
       const client = await start(tool, [...args, host], 300_000).done;
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
       if (client.signal) {
         // A client that crashed (not one refused while the server starts up) is a run of its own.
         record?.ran();
@@ -49,7 +53,7 @@ async function pair(tool, common, host, record, via = []) {
       }
       if (client.code === 0) {
         await server.done;
-        return client.out;
+        return { out: client.out, wallMs };
       }
       last = client.out;
       await sleep(1000);
@@ -102,16 +106,18 @@ export function rowBytesPerSec(bwAvg, mpps, size) {
  * default is 100; the binding signals every write, i.e. 1). perftest's CPU
  * frequency estimate sometimes fails under emulation (0 MB/s): such runs are
  * repeated, and told to `record` ({ ran(), failed(why) }) if given. `via`:
- * where the server runs (see the top of this file; default here).
+ * where the server runs (see the top of this file; default here). `wallMs`:
+ * the client's wall-clock time, start to exit.
  */
 export async function perftestBw({ device, host, size, iters, txDepth = 128, cqMod, record, via }) {
   const mod = cqMod === undefined ? [] : ['-Q', String(cqMod)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record, via);
+    let wallMs;
+    ({ out, wallMs } = await pair('ib_write_bw', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), '-t', String(txDepth), ...mod], host, record, via));
     const [, n, , bwAvg, mpps] = resultRow(out, size, record);
     const bytesPerSec = rowBytesPerSec(bwAvg, mpps, size);
-    if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec };
+    if (bytesPerSec > 0) return { iters: n, msgPerSec: bytesPerSec / size, bytesPerSec, wallMs };
     record?.failed('reported 0 MB/s (its CPU frequency estimate failed)');
   }
   throw new Error(`ib_write_bw reported no bandwidth:\n${out}`);
@@ -121,15 +127,16 @@ export async function perftestBw({ device, host, size, iters, txDepth = 128, cqM
  * ib_write_lat: average and typical one-way latency in microseconds (half the
  * round trip). perftest derives time from a CPU-frequency estimate that now and
  * then comes out as 0 under emulation ('inf' results): such runs are repeated,
- * and told to `record` if given.
+ * and told to `record` if given. `wallMs`: the client's wall-clock time.
  */
 export async function perftestLat({ device, host, size, iters, inline, record, via }) {
   const extra = inline === undefined ? [] : ['-I', String(inline)];
   let out = '';
   for (let attempt = 0; attempt < 4; attempt++) {
-    out = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host, record, via);
+    let wallMs;
+    ({ out, wallMs } = await pair('ib_write_lat', ['-R', '-F', '-d', device, '-s', String(size), '-n', String(iters), ...extra], host, record, via));
     const f = resultRow(out, size, record);
-    if (Number.isFinite(f[5]) && f[5] > 0) return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5] };
+    if (Number.isFinite(f[5]) && f[5] > 0) return { iters: f[1], tMinUs: f[2], tTypicalUs: f[4], tAvgUs: f[5], wallMs };
     record?.failed(`gave no finite latency (t_avg ${f[5]}; its CPU frequency estimate failed)`);
   }
   throw new Error(`ib_write_lat gave no finite result:\n${out}`);

@@ -1,15 +1,19 @@
 /**
- * RDMA WRITE through Endpoint (cache on, pre-warmed): bandwidth with
- * `depth` writes in flight, and the latency of one awaited write. Both
- * endpoints live in this process, like ib_write_bw's two processes share the
- * same rxe device.
+ * RDMA WRITE through Endpoint (cache on, pre-warmed): bandwidth and message
+ * rate with `depth` writes in flight, and the latency of one awaited write
+ * (post to completion). The target is a buffer the peer exposed: in another
+ * process (bench/vm/peer-link.ts) or, with endpointPair, in this one.
  */
 import { Endpoint, type RemoteBuffer } from '../../src/index.js';
 
-export interface EndpointPair {
+/** Where writes go: a connected endpoint and a buffer its peer exposed. */
+export interface WriteTarget {
   client: Endpoint;
-  server: Endpoint;
   remote: RemoteBuffer;
+}
+
+export interface EndpointPair extends WriteTarget {
+  server: Endpoint;
   close(): void;
 }
 
@@ -32,7 +36,7 @@ export async function endpointPair(device: string | undefined, host: string, tar
 }
 
 /** Bytes and messages per second of `iters` writes of `source`, `depth` in flight. */
-export async function endpointBandwidth(p: EndpointPair, source: Uint8Array, iters: number, depth = 128): Promise<{ bytesPerSec: number; msgPerSec: number }> {
+export async function endpointBandwidth(p: WriteTarget, source: Uint8Array, iters: number, depth = 128): Promise<{ bytesPerSec: number; msgPerSec: number }> {
   await p.client.write(source, p.remote); // pre-warm: the registration is cached from here on
   let left = iters;
   const pump = async () => {
@@ -48,7 +52,7 @@ export async function endpointBandwidth(p: EndpointPair, source: Uint8Array, ite
 }
 
 /** Average microseconds of one awaited write (post to completion: a round trip to the peer's NIC). */
-export async function endpointLatency(p: EndpointPair, source: Uint8Array, iters: number): Promise<number> {
+export async function endpointLatency(p: WriteTarget, source: Uint8Array, iters: number): Promise<number> {
   for (let i = 0; i < Math.min(20, iters); i++) await p.client.write(source, p.remote);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < iters; i++) await p.client.write(source, p.remote);

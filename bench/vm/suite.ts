@@ -1,9 +1,14 @@
 /**
- * The in-VM half of `npm run bench` (one boot): RDMA WRITE beside perftest,
- * registration and invalidation cost, the buffer-reuse workload in three
- * modes, and the module's C benchmark. Writes one JSON file.
+ * The in-VM half of `npm run bench` (one boot): RDMA WRITE beside perftest
+ * (bandwidth, small-message rate in 'event' and 'poll', the two-process
+ * ping-pong, perftest's clock checked against the wall clock), registration
+ * and invalidation cost, the buffer-reuse workload in three modes, and the
+ * module's C benchmark. Writes one JSON file.
  *
- *   npm run vm -- 'node --import tsx bench/vm/suite.ts --out build/bench/vm-6.1.json [--quick] [--reps 3] [--only kmod]'
+ *   npm run vm -- --timeout 900 'node --import tsx bench/vm/suite.ts --out build/bench/vm-6.1.json [--quick] [--reps 3] [--only kmod|write] [--sizes 8,64]'
+ *
+ * `--only write` runs the WRITE phase alone (with `--sizes 8,64,512,4096`:
+ * the small-message measurements of issue 15).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
@@ -23,12 +28,16 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     reps: { type: 'string' },
     only: { type: 'string' },
+    // Comma-separated byte counts for the WRITE phase instead of the mode's own.
+    sizes: { type: 'string' },
   },
 });
 const host = process.env.RDMA_REGCACHE_IP;
 const device = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
-if (!values.out || (values.only === undefined && !host)) {
-  console.error('usage (inside the test VM): bench/vm/suite.ts --out FILE [--quick] [--reps N] [--only kmod]');
+const sizeList = values.sizes?.split(',').map(Number);
+if (!values.out || (values.only !== 'kmod' && !host) || (values.only !== undefined && !/^(kmod|write)$/.test(values.only)) ||
+  (sizeList && !sizeList.every((n) => Number.isInteger(n) && n > 0))) {
+  console.error('usage (inside the test VM): bench/vm/suite.ts --out FILE [--quick] [--reps N] [--only kmod|write] [--sizes B,B..]');
   process.exit(2);
 }
 const quick = values.quick;
@@ -57,7 +66,8 @@ const result: Record<string, unknown> = {
 };
 
 if (values.only !== 'kmod') {
-  const sizes = quick ? [4096, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576];
+  // Quick: one small message and one bandwidth size, so every column comes out.
+  const sizes = sizeList ?? (quick ? [8, 65536] : [8, 64, 512, 4096, 65536, 262144, 1048576]);
   log(`RDMA WRITE beside perftest: ${sizes.join(', ')} B, ${reps} repetition(s)`);
   result.write = await phase('RDMA WRITE beside perftest', () => writeRuns({
     device,
@@ -67,10 +77,14 @@ if (values.only !== 'kmod') {
     budget: quick ? 4 << 20 : 64 << 20,
     maxIters: quick ? 500 : 10000,
     latIters: quick ? 100 : 500,
+    // perftest's second run: this much longer than its first (wall-clock check).
+    clockSec: quick ? 0.2 : 1,
     log,
     retries,
   }));
+}
 
+if (values.only === undefined) {
   const ctx = openDevice(device);
   const pd = ctx.allocPd();
   try {
@@ -93,8 +107,10 @@ if (values.only !== 'kmod') {
   result.reuse = await phase('buffer reuse', () => reuseRuns(reps, quick, retries));
 }
 
-log('kernel benchmark (bench/kmod/umn_bench)');
-result.kmod = await phase('kernel benchmark', () => kmodRuns(reps, quick));
+if (values.only !== 'write') {
+  log('kernel benchmark (bench/kmod/umn_bench)');
+  result.kmod = await phase('kernel benchmark', () => kmodRuns(reps, quick));
+}
 result.errors = errors;
 result.retries = retries.list();
 result.seconds = (Date.now() - started) / 1000;
