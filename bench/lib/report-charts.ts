@@ -41,13 +41,26 @@ export async function reportCharts(r: BenchResults): Promise<Chart[]> {
   const vm = r.vm['6.1'];
   if (vm?.write) {
     await add('write-bw', vm.write.flatMap((w) => [
-      { x: formatSize(w.size), series: 'ib_write_bw', value: w.perftestMBps.median },
+      { x: formatSize(w.size), series: 'ib_write_bw', value: (w.bwClock?.basis === 'wall-clock' ? w.perftestWallMBps : w.perftestMBps)?.median ?? NaN },
       { x: formatSize(w.size), series: 'Endpoint.write', value: w.endpointMBps.median },
     ]), `RDMA WRITE bandwidth on rxe (${vm.kernel})`, 'message size', 'MB/s (higher is better)');
+    // The round trip: the two-process ping-pong against ib_write_lat's (results before it: the awaited write).
+    const pp = vm.write.some((w) => w.pingPong);
     await add('write-lat', vm.write.flatMap((w) => [
-      { x: formatSize(w.size), series: 'ib_write_lat RTT', value: w.perftestRttUs.median },
-      { x: formatSize(w.size), series: 'Endpoint.write', value: w.endpointWriteUs.median },
-    ]), `RDMA WRITE latency on rxe (${vm.kernel})`, 'message size', 'microseconds (lower is better)');
+      { x: formatSize(w.size), series: 'ib_write_lat RTT', value: (w.latClock?.basis === 'wall-clock' ? w.perftestWallRttUs : w.perftestRttUs)?.median ?? NaN },
+      ...(pp
+        ? [
+          { x: formatSize(w.size), series: "ping-pong 'poll'", value: w.pingPong?.pollUs.median ?? NaN },
+          { x: formatSize(w.size), series: "ping-pong 'event'", value: w.pingPong?.eventUs?.median ?? NaN },
+        ]
+        : [{ x: formatSize(w.size), series: 'Endpoint.write', value: w.endpointWriteUs.median }]),
+    ]), `RDMA WRITE ${pp ? 'ping-pong round trip' : 'latency'} on rxe (${vm.kernel})`, 'message size', 'microseconds (lower is better)');
+    const small = vm.write.filter((w) => w.rate);
+    await add('small-rate', small.flatMap((w) => [
+      { x: formatSize(w.size), series: 'ib_write_bw', value: w.rate!.perftestMsgPerSec.median / 1e3 },
+      { x: formatSize(w.size), series: "Endpoint 'poll'", value: w.rate!.pollMsgPerSec.median / 1e3 },
+      { x: formatSize(w.size), series: "Endpoint 'event'", value: w.rate!.eventMsgPerSec.median / 1e3 },
+    ]), `RDMA WRITE message rate, 128 in flight, on rxe (${vm.kernel})`, 'message size', 'thousand messages/s (higher is better)');
   }
   if (vm?.reuse) {
     await add('reuse', vm.reuse.map((x) => ({ x: formatSize(x.size), series: LABEL[x.mode] ?? x.mode, value: x.opsPerSecond.median })),
@@ -69,9 +82,15 @@ export async function reportCharts(r: BenchResults): Promise<Chart[]> {
   const hw = r.hosts?.write;
   if (hw) {
     await add('hosts-write-bw', hw.rows.flatMap((w) => [
-      { x: formatSize(w.size), series: 'ib_write_bw', value: w.perftestMBps.median },
+      { x: formatSize(w.size), series: 'ib_write_bw', value: (w.bwClock?.basis === 'wall-clock' ? w.perftestWallMBps : w.perftestMBps)?.median ?? NaN },
       { x: formatSize(w.size), series: 'world.write', value: w.worldMBps.median },
     ]), 'RDMA WRITE bandwidth across two hosts (two VMs)', 'message size', 'MB/s (higher is better)');
+    const small = hw.rows.filter((w) => w.rate);
+    await add('hosts-small-rate', small.flatMap((w) => [
+      { x: formatSize(w.size), series: 'ib_write_bw', value: w.rate!.perftestMsgPerSec.median / 1e3 },
+      { x: formatSize(w.size), series: "Endpoint 'poll'", value: w.rate!.pollMsgPerSec.median / 1e3 },
+      { x: formatSize(w.size), series: "world.write ('event')", value: w.rate!.worldMsgPerSec.median / 1e3 },
+    ]), 'RDMA WRITE message rate across two hosts, 128 in flight', 'message size', 'thousand messages/s (higher is better)');
   }
   const ha = r.hosts?.allreduce;
   if (ha) {
