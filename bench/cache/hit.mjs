@@ -47,6 +47,23 @@ function run(name, cases) {
   });
 }
 
+/** Runs `suite` `times` times; each case's best rate (and perOp entry) over the runs. */
+async function bestOf(times, suite) {
+  const best = {};
+  const ns = {};
+  for (let i = 0; i < times; i++) {
+    const hz = await suite();
+    for (const [k, v] of Object.entries(hz)) {
+      if (!(v <= best[k])) {
+        best[k] = v;
+        ns[k] = { ...perOp[Object.keys(perOp).find((p) => p.endsWith(`: ${k}`))] };
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(ns)) perOp[Object.keys(perOp).find((p) => p.endsWith(`: ${k}`))] = v;
+  return best;
+}
+
 const results = {};
 const perOp = {}; // ns per operation of every case, for the JSON line
 const hitKinds = {}; // fast/slow hit shares, to show which path the timed hits took
@@ -58,7 +75,9 @@ let sink = 0;
   const cache = new RegistrationCache(registrar, { monitor });
   const bare = new Uint32Array(monitor.counter.buffer, 0, 2);
   let seen = bare[0];
-  const hz = await run('generation check', [
+  // A few nanoseconds per case, so one burst of the neighbours' load decides a sample: the suite
+  // runs three times and each case keeps its best.
+  const hz = await bestOf(quick ? 1 : 3, () => run('generation check', [
     ['bare typed-array load', () => {
       for (let i = 0; i < INNER; i++) if (bare[0] !== seen) { seen = bare[0]; sink++; }
     }],
@@ -68,7 +87,7 @@ let sink = 0;
     ['monitor.changed', () => {
       for (let i = 0; i < INNER; i++) if (monitor.changed) sink++;
     }],
-  ]);
+  ]));
   results.generationCheck = hz['bare typed-array load'] / hz['cache.checkGeneration()'];
   results.monitorChanged = hz['bare typed-array load'] / hz['monitor.changed'];
   cache.close();
@@ -97,7 +116,8 @@ for (const n of [1000, 100_000]) {
     const cache = new RegistrationCache(registrar, { monitor, maxEntries: 2 * n, memlockLimit: Infinity });
     const base = t.mmap(n * PAGE);
     const views = viewsOf(layout, base, n);
-    for (const v of views) cache.acquire(v).release();
+    // Twice: the second acquire of a view tags it (see ViewMemos), as an application reusing it would.
+    for (let pass = 0; pass < 2; pass++) for (const v of views) cache.acquire(v).release();
     // The reference: the naive cache a user would write, a Map from the view object to its registration.
     const byView = new Map();
     for (let i = 0; i < n; i++) byView.set(views[i], { lkey: i });

@@ -8,6 +8,9 @@ import type { Entry } from './entry.js';
  * of the interval index: the memo is found through the buffer itself (see
  * {@link BufferMemos}), not through a hash table keyed by address.
  *
+ * It also tells a view used again from views made per operation (see
+ * {@link isLastView}): only the former are worth tagging (ViewMemos).
+ *
  * A remembered entry is only a guess: {@link find} trusts it only while it is
  * valid (still in the index, so no report of the monitor has touched it; the
  * cache drains pending reports before it looks here), has the access flags
@@ -19,9 +22,9 @@ import type { Entry } from './entry.js';
 export class BufferMemo {
   /** The first offset remembered: a buffer with one view (own buffers) needs no table. */
   #firstOffset = -1;
-  #first: Entry | null = null;
+  #first: Slot | null = null;
   /** Other offsets: many views of one buffer (a symmetric heap, Node's pooled Buffers). */
-  #byOffset: Map<number, Entry> | null = null;
+  #byOffset: Map<number, Slot> | null = null;
 
   constructor(
     /** Address of the buffer's first byte (a backing store never moves). */
@@ -30,26 +33,47 @@ export class BufferMemo {
     readonly capacity: number,
   ) {}
 
+  #slot(offset: number): Slot | null | undefined {
+    return offset === this.#firstOffset ? this.#first : this.#byOffset === null ? undefined : this.#byOffset.get(offset);
+  }
+
   /** The remembered entry that still serves the view [offset, offset + length) with `access`, or null. */
   find(offset: number, length: number, access: number): Entry | null {
-    const e = offset === this.#firstOffset ? this.#first : this.#byOffset === null ? undefined : this.#byOffset.get(offset);
+    const e = this.#slot(offset)?.entry;
     if (e == null || !e.valid || e.access !== access) return null;
     const a = this.base + offset;
     return e.start <= a && a + length <= e.end ? e : null;
   }
 
-  /** `e` served the view at `offset`. */
-  remember(offset: number, e: Entry): void {
-    if (this.#first === null || offset === this.#firstOffset) {
+  /** Whether `view` is the view last acquired at `offset` (so it is used again, not made per operation). */
+  isLastView(offset: number, view: object): boolean {
+    return this.#slot(offset)?.view === view;
+  }
+
+  /** `e` served `view`, at `offset`. */
+  remember(offset: number, e: Entry, view: object): void {
+    const slot = this.#slot(offset);
+    if (slot != null) {
+      slot.entry = e;
+      slot.view = view;
+      return;
+    }
+    if (this.#first === null) {
       this.#firstOffset = offset;
-      this.#first = e;
+      this.#first = { entry: e, view };
       return;
     }
     let table = this.#byOffset;
     if (table === null) table = this.#byOffset = new Map();
-    else if (table.size >= this.capacity && !table.has(offset)) table.clear();
-    table.set(offset, e);
+    else if (table.size >= this.capacity) table.clear();
+    table.set(offset, { entry: e, view });
   }
+}
+
+/** One offset's memory: the entry that served it last, and the view that asked. */
+interface Slot {
+  entry: Entry;
+  view: object;
 }
 
 type Tagged = Record<symbol, BufferMemo | undefined>;

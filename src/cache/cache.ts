@@ -8,7 +8,7 @@ import { IntervalIndex } from './interval-index.js';
 import { checkAccess, parseOptions, type RegistrationCacheOptions } from './options.js';
 import { Registration, type Releaser } from './registration.js';
 import { StaleRanges } from './stale-ranges.js';
-import { ViewMemos, type ViewSpan } from './view-memo.js';
+import { ViewMemos, ViewSpan } from './view-memo.js';
 import type { CacheStats } from './stats.js';
 
 const PAGE = native.pageSize;
@@ -319,6 +319,9 @@ export class RegistrationCache implements Releaser {
     }
     if (len === 0) throw new RangeError('view is zero-length or detached');
     const memo = this.#memos.of(view, buf);
+    // Tag only a view acquired a second time: tagging costs three defineProperty
+    // calls, wasted on views made for one operation (buf.subarray() per send).
+    const again = memo.isLastView(off, view);
     let entry = memo.find(off, len, access);
     if (entry !== null) {
       this.#fastHits++;
@@ -326,10 +329,13 @@ export class RegistrationCache implements Releaser {
     } else {
       entry = this.#lookup(memo, off, len, access);
     }
-    return new Registration(this, entry, this.#views.remember(view, entry, memo.base + off, len));
+    memo.remember(off, entry, view);
+    const address = memo.base + off;
+    const span = again ? this.#views.remember(view, entry, address, len) : new ViewSpan(BigInt(address), len);
+    return new Registration(this, entry, span);
   }
 
-  /** No memo answered: search the index (a slow hit) or register (a miss); remember the answer. Takes a reference. */
+  /** No memo answered: search the index (a slow hit) or register (a miss). Takes a reference. */
   #lookup(memo: BufferMemo, off: number, len: number, access: number): Entry {
     checkAccess(access);
     const addr = memo.base + off;
@@ -344,7 +350,6 @@ export class RegistrationCache implements Releaser {
       entry = this.#miss(start, end, access);
       this.#misses++;
     }
-    memo.remember(off, entry);
     return entry;
   }
 

@@ -24,6 +24,9 @@ type Tagged = Record<symbol, unknown>;
  * inline them; `length` it does). Three properties rather than one memo
  * object: one dependent load fewer per hit.
  *
+ * The cache tags a view the second time it sees it (BufferMemo tells): a
+ * view made for one operation is not worth three defineProperty calls.
+ *
  * A view's buffer and offset never change, so its address is fixed; its
  * element count changes only when it is detached (0) or tracks a resizable
  * buffer, and then the count differs and the cache looks again. The entry is

@@ -104,8 +104,9 @@ describe('RegistrationCache memos: views of one buffer', () => {
     // One memo slot per offset: fresh views at offset 0 with another length or
     // access, and the view a switching access, go to the index (slow), rightly.
     expect(s.fastHits + s.slowHits).toBe(12);
-    const before = s.fastHits;
-    for (const v of [b, c]) cache.acquire(v).release(); // the same views, same access: their own memos
+    for (const v of [b, c]) for (let i = 0; i < 2; i++) cache.acquire(v).release(); // used again in a row: tagged
+    const before = cache.stats().fastHits;
+    for (const v of [b, c]) cache.acquire(v).release(); // their own memos, whatever the buffer's memo holds
     expect(cache.stats().fastHits).toBe(before + 2);
   });
 
@@ -160,6 +161,28 @@ describe('RegistrationCache memos: views of one buffer', () => {
     cache.acquire(sab).release();
     cache.acquire(sab).release();
     expect(cache.stats()).toMatchObject({ misses: 2, slowHits: 1, fastHits: 5 });
+  });
+});
+
+describe('RegistrationCache view memos', () => {
+  it('tags a view only when it is acquired again, never one made per operation', () => {
+    const reg = new FakeRegistrar();
+    const cache = makeCache(reg);
+    const mem = mapPages(2);
+    const tags = (v: object) => Object.getOwnPropertySymbols(v).length;
+    const fresh = () => new Uint8Array(mem.buffer, 64, 128);
+    for (let i = 0; i < 3; i++) {
+      const v = fresh();
+      cache.acquire(v).release();
+      expect(tags(v)).toBe(0);
+    }
+    const kept = fresh();
+    cache.acquire(kept).release();
+    expect(tags(kept)).toBe(0);
+    cache.acquire(kept).release();
+    expect(tags(kept)).toBeGreaterThan(0);
+    expect(Object.keys(kept)).toEqual(Object.keys(fresh())); // invisible to enumeration
+    expect(cache.stats()).toMatchObject({ misses: 1, fastHits: 4, slowHits: 0 });
   });
 });
 
