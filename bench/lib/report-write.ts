@@ -64,7 +64,7 @@ export function writeSection(vm: VmResult, img: Img): string[] {
     '### Bandwidth (ib_write_bw -t 128; Endpoint, \'event\', 128 writes in flight)',
     '',
     table(['size', 'iterations', 'ib_write_bw MB/s', 'Endpoint MB/s', 'ratio'],
-      rows.map((w) => [formatSize(w.size), w.bwIters, fs(bwRef(w), 1), fs(w.endpointMBps, 1), x(w.bwRatio)])),
+      rows.map((w) => [formatSize(w.size), w.bwIters, fs(bwRef(w), mbDigits(w.perftestMBps)), fs(w.endpointMBps, mbDigits(w.endpointMBps)), x(w.bwRatio)])),
     '',
     ...img('write-bw', 'WRITE bandwidth'),
     ...(small.length
