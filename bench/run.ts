@@ -3,10 +3,11 @@
  * tsx bench/run.ts --from bench/results/<date>.json   (only redraw the report and charts)
  *
  * The whole suite: host micro-benchmarks, then one test-VM boot on 6.1 (WRITE
- * beside perftest, registration and invalidation cost, buffer reuse, the
- * kernel benchmark) and one on each other kernel (the kernel benchmark), then
+ * beside perftest: bandwidth, small-message rate, the two-process ping-pong
+ * against ib_write_lat, perftest's clock against the wall clock; registration
+ * and invalidation cost, buffer reuse, the kernel benchmark) and one on each other kernel (the kernel benchmark), then
  * one boot of two guests joined by a wire (bench/hosts: WRITE across hosts
- * beside perftest, the ring allreduce beside Open MPI's MPI_Allreduce;
+ * beside perftest, the same figures, the ring allreduce beside Open MPI's MPI_Allreduce;
  * --no-hosts leaves it out, --no-vm too).
  * Writes <out>/<date>.json, <out>/<date>.md and the charts beside them
  * (default out: bench/results; build/bench-quick with --quick, so a CI run
@@ -88,7 +89,7 @@ if (!fromFile && !values['no-vm']) {
     const file = `build/bench/vm-${k}${quick ? '-quick' : ''}.json`;
     rmSync(file, { force: true });
     const only = i === 0 ? '' : ' --only kmod';
-    log(`VM ${k}: ${i === 0 ? 'WRITE beside perftest, registration, invalidation, buffer reuse, kernel benchmark' : 'kernel benchmark'}`);
+    log(`VM ${k}: ${i === 0 ? 'WRITE beside perftest (bandwidth, small messages, ping-pong), registration, invalidation, buffer reuse, kernel benchmark' : 'kernel benchmark'}`);
     const cmd = `node --import tsx bench/vm/suite.ts --out ${file} --reps ${reps}${quick ? ' --quick' : ''}${only}`;
     // The guest's output streams through; the harness's own verdict (its stderr:
     // kernel problems, where the failed run's logs are kept) is read as well.
