@@ -164,9 +164,10 @@ export async function hostsWriteRuns(o: HostsWriteOptions): Promise<HostsWriteRe
         };
         rows.push(row);
         const f = (s: Spread | undefined, d = 1) => (s && s.n ? s.median.toFixed(d) : 'n/a');
-        o.log(`across hosts, write ${formatSize(size)}: ib_write_bw ${f(row.perftestMBps)} MB/s (wall/own ${f({ ...row.perftestMBps, median: bwClock.wallOverOwn }, 2)}, ${bwClock.basis}), ` +
+        const c = (k: ClockCheck) => `wall/own ${Number.isFinite(k.wallOverOwn) ? k.wallOverOwn.toFixed(2) : 'n/a'}, ${k.basis}`;
+        o.log(`across hosts, write ${formatSize(size)}: ib_write_bw ${f(row.perftestMBps)} MB/s (${c(bwClock)}), ` +
           `world.write ${f(row.worldMBps)} MB/s (${f(row.bwRatio, 2)}x)${row.rate ? `; rate: Endpoint poll ${f(row.rate.pollRatio, 2)}x, world.write ${f(row.rate.worldRatio, 2)}x` : ''}; ` +
-          `ib_write_lat RTT ${f(row.perftestRttUs)} us (wall/own ${f({ ...row.perftestRttUs, median: latClock.wallOverOwn }, 2)}, ${latClock.basis}), ` +
+          `ib_write_lat RTT ${f(row.perftestRttUs)} us (${c(latClock)}), ` +
           `ping-pong poll ${f(row.pingPong!.pollUs)} us (${f(row.pingPong!.pollRatio, 2)}x); awaited world.write ${f(row.worldWriteUs)} us`);
       }
     } finally {

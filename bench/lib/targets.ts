@@ -1,7 +1,7 @@
 /** Every target of DESIGN.md §5, evaluated from one run's results. */
 import type { BenchResults } from './results.js';
 import { formatSize, spread, type Spread } from './stats.js';
-import { hostsSmallTargets, smallTargets } from './write-targets.js';
+import { hostsSmallTargets, perftestMBps, smallTargets } from './write-targets.js';
 
 export interface TargetRow {
   target: string;
@@ -56,7 +56,7 @@ export function targets(r: BenchResults): TargetRow[] {
   for (const size of [65536, 262144, 1048576]) {
     const w = vm?.write?.find((x) => x.size === size);
     rows.push(row(`RDMA WRITE bandwidth through Endpoint (cache), ${formatSize(size)}, vs ib_write_bw`, w?.bwRatio, '>=', 0.95,
-      w ? `${w.endpointMBps.median?.toFixed(1)} vs ${w.perftestMBps.median?.toFixed(1)} MB/s` : 'n/a'));
+      w ? `${w.endpointMBps.median?.toFixed(1)} vs ${perftestMBps(w)}` : 'n/a'));
   }
   rows.push(...smallTargets(r));
   for (const c of vm?.reuse?.filter((x) => x.mode === 'cache') ?? []) {
@@ -82,7 +82,7 @@ function hostsTargets(r: BenchResults): TargetRow[] {
   for (const size of [65536, 262144, 1048576]) {
     const x = w?.find((q) => q.size === size);
     rows.push(row(`across hosts: RDMA WRITE bandwidth through world.write, ${formatSize(size)}, vs ib_write_bw`, x?.bwRatio, '>=', 0.95,
-      x ? `${x.worldMBps.median.toFixed(1)} vs ${x.perftestMBps.median.toFixed(1)} MB/s` : 'n/a'));
+      x ? `${x.worldMBps.median.toFixed(1)} vs ${perftestMBps(x)}` : 'n/a'));
   }
   rows.push(...hostsSmallTargets(r));
   const a = r.hosts?.allreduce;

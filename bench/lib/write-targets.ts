@@ -16,6 +16,11 @@ const kmsg = (s: Spread | undefined) => (s && s.n > 0 ? `${(s.median / 1e3).toFi
 const us = (s: Spread | undefined) => (s && s.n > 0 ? `${s.median.toFixed(1)} us` : 'n/a');
 const times = (s: Spread | undefined) => (s && s.n > 0 ? `${s.median.toFixed(2)}x` : 'n/a');
 const basis = (c: { basis: string } | undefined) => (c?.basis === 'wall-clock' ? ', perftest by the wall clock' : '');
+/** ib_write_bw MB/s by the clock the ratios use, marked when it is the wall clock. */
+export function perftestMBps(x: { perftestMBps: Spread; perftestWallMBps?: Spread; bwClock?: { basis: string } }): string {
+  const s = x.bwClock?.basis === 'wall-clock' ? x.perftestWallMBps : x.perftestMBps;
+  return `${s?.median?.toFixed(1) ?? 'n/a'} MB/s${basis(x.bwClock)}`;
+}
 /** ib_write_lat's round trip by the clock the ratios use. */
 const rtt = (x: { perftestRttUs: Spread; perftestWallRttUs?: Spread; latClock?: { basis: string } }) =>
   (x.latClock?.basis === 'wall-clock' ? x.perftestWallRttUs : x.perftestRttUs);
