@@ -5,12 +5,11 @@
  * the same kind of mapping with nothing registered, same run. Medians per
  * iteration, after an untimed warm-up.
  *
- * Same run, interleaved in blocks: the default monitor (the module's ONESHOT
- * feature when it has it: the watch goes away with its report, no
+ * Same run, iteration by iteration: the default monitor (the module's
+ * ONESHOT feature when it has it: the watch goes away with its report, no
  * UNREGISTER) and a monitor opened with `oneshot: false` (V2: UNREGISTER per
- * evicted entry). Each block opens its own monitor and cache, so only one
- * notifier is on the address space at a time. `ratioToV2` is the median
- * total of the first over that of the second.
+ * evicted entry), each with its own cache. `ratioToV2` is the median total
+ * of the first over that of the second.
  */
 import { MemoryMonitor, RegistrationCache, type ProtectionDomain } from '../../src/index.js';
 import { testing } from '../../src/testing.js';
@@ -18,9 +17,6 @@ import { spread } from '../lib/stats.js';
 
 const t = testing;
 const WARMUP = 20;
-/** Iterations per block; each block starts with BLOCK_WARMUP untimed ones. */
-const BLOCK = 10;
-const BLOCK_WARMUP = 2;
 
 export interface InvalidationPhases {
   /** munmap of a cached one (the notifier runs). */
@@ -42,6 +38,8 @@ export interface InvalidationCost extends InvalidationPhases {
   v2: InvalidationPhases;
   /** totalUs / v2.totalUs. */
   ratioToV2: number;
+  /** Median over iterations of (total / the V2 total of the same iteration): robust to load drift. */
+  pairedRatioToV2: number;
   /**
    * Where the check's time goes, measured beside it (medians): the monitor
    * alone (munmap of a watched page until its report reached a client that
@@ -59,40 +57,33 @@ interface Samples {
   evict: number[];
 }
 
-/** `n` timed iterations (after `warm` untimed ones) with a fresh monitor and cache. */
-function block(pd: ProtectionDomain, size: number, oneshot: boolean, warm: number, n: number, into: Samples, plain: number[] | null): boolean {
+/** A monitor and a cache over it, for one mode. */
+interface Side {
+  monitor: MemoryMonitor;
+  cache: RegistrationCache;
+  samples: Samples;
+}
+
+function side(pd: ProtectionDomain, oneshot: boolean): Side {
   const monitor = MemoryMonitor.open({ backend: 'ummunotify', oneshot });
-  const cache = new RegistrationCache(pd, { monitor });
-  try {
-    for (let i = -warm; i < n; i++) {
-      if (plain !== null) {
-        // The reference: same mapping, touched, never registered.
-        const p = t.mmap(size);
-        new Uint8Array(t.wrap(p, size)).fill(1);
-        const t0 = now();
-        t.munmap(p, size);
-        const plainNs = now() - t0;
-        if (i >= 0) plain.push(us(plainNs));
-      }
-      const a = t.mmap(size);
-      const view = new Uint8Array(t.wrap(a, size)).fill(1);
-      cache.acquire(view).release();
-      const before = cache.stats().invalidations;
-      const t0 = now();
-      t.munmap(a, size);
-      const t1 = now();
-      const moved = cache.checkGeneration();
-      const t2 = now();
-      if (!moved || cache.stats().invalidations !== before + 1) throw new Error('munmap did not invalidate the cached entry');
-      if (i < 0) continue;
-      into.unmap.push(us(t1 - t0));
-      into.evict.push(us(t2 - t1));
-    }
-    return monitor.oneshot;
-  } finally {
-    cache.close();
-    monitor.close();
-  }
+  return { monitor, cache: new RegistrationCache(pd, { monitor }), samples: { unmap: [], evict: [] } };
+}
+
+/** One reallocation: cache a fresh mapping, munmap it, time until the check evicted it. */
+function once(s: Side, size: number, keep: boolean): void {
+  const a = t.mmap(size);
+  const view = new Uint8Array(t.wrap(a, size)).fill(1);
+  s.cache.acquire(view).release();
+  const before = s.cache.stats().invalidations;
+  const t0 = now();
+  t.munmap(a, size);
+  const t1 = now();
+  const moved = s.cache.checkGeneration();
+  const t2 = now();
+  if (!moved || s.cache.stats().invalidations !== before + 1) throw new Error('munmap did not invalidate the cached entry');
+  if (!keep) return;
+  s.samples.unmap.push(us(t1 - t0));
+  s.samples.evict.push(us(t2 - t1));
 }
 
 /** The two parts, `n` iterations each. */
@@ -142,27 +133,37 @@ function phases(s: Samples): InvalidationPhases {
 
 export function invalidationCost(pd: ProtectionDomain, size: number, iters: number): InvalidationCost {
   const plain: number[] = [];
-  const on: Samples = { unmap: [], evict: [] };
-  const off: Samples = { unmap: [], evict: [] };
-  // The first iterations run cold (JIT, page tables): warm up untimed, both ways.
-  block(pd, size, true, WARMUP, 0, on, null);
-  block(pd, size, false, WARMUP, 0, off, null);
-  let oneshot = false;
-  for (let done = 0, k = 0; done < iters; k++) {
-    const n = Math.min(BLOCK, iters - done);
-    // Alternate which mode goes first, so neither always follows the other.
-    for (const first of k % 2 === 0 ? [true, false] : [false, true]) {
-      if (first) oneshot = block(pd, size, true, BLOCK_WARMUP, n, on, plain);
-      else block(pd, size, false, BLOCK_WARMUP, n, off, null);
+  // Both open for the whole run, iterations alternating between them (the
+  // order flipping each time): the host's load drifts, and both sides see the
+  // same. Each munmap runs both files' notifier callbacks, the other one on a
+  // file with nothing registered: the same small cost for both sides.
+  const on = side(pd, true);
+  const off = side(pd, false);
+  try {
+    for (let i = -WARMUP; i < iters; i++) {
+      // The reference: same mapping, touched, never registered.
+      const p = t.mmap(size);
+      new Uint8Array(t.wrap(p, size)).fill(1);
+      const t0 = now();
+      t.munmap(p, size);
+      const plainNs = now() - t0;
+      if (i >= 0) plain.push(us(plainNs));
+      for (const s of i % 2 === 0 ? [on, off] : [off, on]) once(s, size, i >= 0);
     }
-    done += n;
+    const main = phases(on.samples);
+    const v2 = phases(off.samples);
+    return {
+      size, iters, plainMunmapUs: spread(plain).median, ...main, oneshot: on.monitor.oneshot, v2, ratioToV2: main.totalUs / v2.totalUs,
+      pairedRatioToV2: spread(on.samples.unmap.map((u, k) =>
+        (u + on.samples.evict[k]!) / (off.samples.unmap[k]! + off.samples.evict[k]!))).median,
+      parts: parts(pd, size, Math.min(iters, 100)),
+    };
+  } finally {
+    for (const s of [on, off]) {
+      s.cache.close();
+      s.monitor.close();
+    }
   }
-  const main = phases(on);
-  const v2 = phases(off);
-  return {
-    size, iters, plainMunmapUs: spread(plain).median, ...main, oneshot, v2, ratioToV2: main.totalUs / v2.totalUs,
-    parts: parts(pd, size, Math.min(iters, 100)),
-  };
 }
 
 /*
