@@ -76,7 +76,6 @@ export class RegistrationCache implements Releaser {
   /** Invalidated while in use: deregistered at last release (or close). */
   readonly #limbo = new Set<Entry>();
   readonly #stale = new StaleRanges(STALE_RANGES);
-  readonly #scratch: Entry[] = [];
   #closed = false;
   #orphaned = false;
 
@@ -100,7 +99,7 @@ export class RegistrationCache implements Releaser {
   #woken = false;
   /** This cache as the monitor's client (the methods are declared below). */
   readonly #client: MonitorClient = {
-    onReport: (cookie, start, end) => this.#onReport(cookie, start, end),
+    onReport: (cookie) => this.#onReport(cookie),
     onLost: () => this.#lost(),
   };
 
@@ -501,13 +500,13 @@ export class RegistrationCache implements Releaser {
    * changed, leave the index. Runs inside the monitor's drain: it only
    * unlinks; deregistration waits for #flushDead after the drain.
    */
-  readonly #onReport = (cookie: number, start: number, end: number): void => {
+  // A report names one entry: every entry in the index has a watch of its own
+  // (made in #miss before the registration, ended only where the entry leaves
+  // the index), and both backends report every watch a change overlaps, all
+  // of them in the same drain. So no search for other overlapping entries.
+  readonly #onReport = (cookie: number): void => {
     const own = this.#byId.get(cookie);
     if (own !== undefined) this.#invalidate(own);
-    const hit = this.#scratch;
-    for (const index of this.#indexes.values()) index.collectOverlapping(start, end, hit);
-    for (const e of hit) this.#invalidate(e);
-    hit.length = 0;
   };
 
   #invalidate(e: Entry): void {
