@@ -180,10 +180,11 @@ export function runHosts(options, command) {
 
   // A guest's serial log up to the sysrq dump (the dump is full of call
   // traces that are no kernel problem).
-  const beforeDump = (g) => {
+  // (A declaration: it sits after the return above, where a const would never be set.)
+  function beforeDump(g) {
     const serial = g.chunks.join('');
     return g.dumpFrom === null ? serial : serial.slice(0, g.dumpFrom);
-  };
+  }
 
   function conclude() {
     const seconds = (Date.now() - started) / 1000;
