@@ -2,24 +2,12 @@
 // userfaultfd backend (real munmap/madvise events) or 'none' where a test is
 // about bookkeeping only.
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryMonitor, RdmaError, RegistrationCache } from '../../src/index.js';
 import { native } from '../../src/native.js';
-import { BPAGE, FakeRegistrar, PAGE, mapPages, t } from './cache-helpers.js';
+import { BPAGE, FakeRegistrar, PAGE, cacheFixture, mapPages, t } from './cache-helpers.js';
 
-const open: RegistrationCache[] = [];
-function makeCache(reg: FakeRegistrar, opts: ConstructorParameters<typeof RegistrationCache>[1] = {}) {
-  const cache = new RegistrationCache(reg, { monitor: MemoryMonitor.open({ backend: 'userfaultfd' }), ...opts });
-  open.push(cache);
-  return cache;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) {
-    const m = c.monitor;
-    c.close();
-    m.close();
-  }
-});
+const makeCache = cacheFixture();
 
 const liveMrs = (reg: FakeRegistrar) => reg.mrs.filter((m) => m.live);
 

@@ -1,5 +1,8 @@
 // Shared by the cache unit tests: a fake registrar and page-aligned memory.
+import { afterEach } from 'vitest';
 import { RdmaError } from '../../src/errors.js';
+import { RegistrationCache } from '../../src/cache/index.js';
+import { MemoryMonitor } from '../../src/monitor/index.js';
 import { testing } from '../../src/testing.js';
 
 export const t = testing;
@@ -71,4 +74,24 @@ export function mapPages(pages: number): { address: bigint; buffer: ArrayBuffer;
   const length = pages * PAGE;
   const address = t.mmap(length);
   return { address, buffer: t.wrap(address, length), length };
+}
+
+/**
+ * A cache maker for a test file: each cache gets a userfaultfd monitor of its
+ * own, and every cache made (with its monitor) is closed after each test.
+ */
+export function cacheFixture(): (reg: FakeRegistrar, opts?: ConstructorParameters<typeof RegistrationCache>[1]) => RegistrationCache {
+  const open: RegistrationCache[] = [];
+  afterEach(() => {
+    for (const c of open.splice(0)) {
+      const m = c.monitor;
+      c.close();
+      m.close();
+    }
+  });
+  return (reg, opts = {}) => {
+    const cache = new RegistrationCache(reg, { monitor: MemoryMonitor.open({ backend: 'userfaultfd' }), ...opts });
+    open.push(cache);
+    return cache;
+  };
 }

@@ -1,23 +1,11 @@
 // The memos of the hit path (on the view, on its ArrayBuffer) against a fake
 // registrar: a hit is fast only when a memo answers, and no memo outlives a
 // change of the memory behind it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryMonitor, RegistrationCache } from '../../src/index.js';
-import { BPAGE, FakeRegistrar, PAGE, mapPages, t } from './cache-helpers.js';
+import { BPAGE, FakeRegistrar, PAGE, cacheFixture, mapPages, t } from './cache-helpers.js';
 
-const open: RegistrationCache[] = [];
-function makeCache(reg: FakeRegistrar, opts: ConstructorParameters<typeof RegistrationCache>[1] = {}) {
-  const cache = new RegistrationCache(reg, { monitor: MemoryMonitor.open({ backend: 'userfaultfd' }), ...opts });
-  open.push(cache);
-  return cache;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) {
-    const m = c.monitor;
-    c.close();
-    m.close();
-  }
-});
+const makeCache = cacheFixture();
 
 const kinds = (c: RegistrationCache) => {
   const s = c.stats();

@@ -2,30 +2,14 @@
 // client that watched its cookie, with the exact changed part. Host, the
 // userfaultfd backend (the ummunotify side: test/vm/monitor-oneshot.test.ts).
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryMonitor, type MonitorClient } from '../../src/monitor/monitor.js';
+import { MemoryMonitor } from '../../src/monitor/monitor.js';
+import { recorder } from '../monitor-recorder.js';
 import { PAGE, mapPages, t } from './cache-helpers.js';
 
 const monitors: MemoryMonitor[] = [];
 afterEach(() => {
   for (const m of monitors.splice(0)) m.close();
 });
-
-interface Recorded {
-  client: MonitorClient;
-  reports: [number, number, number, boolean][];
-  lost: number;
-}
-function recorder(): Recorded {
-  const r: Recorded = {
-    reports: [],
-    lost: 0,
-    client: {
-      onReport: (cookie, start, end, exact) => r.reports.push([cookie, start, end, exact]),
-      onLost: () => r.lost++,
-    },
-  };
-  return r;
-}
 
 describe('a monitor shared by clients', () => {
   it('routes each report to the client that watched its cookie, never to another', () => {

@@ -5,7 +5,8 @@
 // behaves as before (VM group).
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryMonitor, type MonitorClient } from '../../src/monitor/monitor.js';
+import { MemoryMonitor } from '../../src/monitor/monitor.js';
+import { recorder } from '../monitor-recorder.js';
 import { testing } from '../../src/testing.js';
 
 const t = testing;
@@ -26,23 +27,6 @@ function mapPages(pages: number) {
   const address = t.mmap(pages * PAGE);
   new Uint8Array(t.wrap(address, pages * PAGE)).fill(1);
   return Number(address);
-}
-
-interface Recorded {
-  client: MonitorClient;
-  reports: [number, number, number, boolean][];
-  lost: number;
-}
-function recorder(): Recorded {
-  const r: Recorded = {
-    reports: [],
-    lost: 0,
-    client: {
-      onReport: (cookie, start, end, exact) => r.reports.push([cookie, start, end, exact]),
-      onLost: () => r.lost++,
-    },
-  };
-  return r;
 }
 
 /** Registrations the kernel holds for this process's ummunotify files (fdinfo). */
