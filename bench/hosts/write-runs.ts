@@ -14,9 +14,9 @@
  * The World stays up between steps (bench/hosts/world-write.ts, steered
  * through mpirun's stdin), and so does the peer process.
  */
-import { chooseClock, onBasis, type ClockCheck } from '../lib/perftest-clock.js';
+import { perftestReference, type ClockCheck } from '../lib/perftest-clock.js';
 import type { Retries } from '../lib/retries.js';
-import { formatSize, spread, type Spread } from '../lib/stats.js';
+import { formatSize, ratios, spread, type Spread } from '../lib/stats.js';
 import { PeerLink } from '../vm/peer-link.js';
 import { clockedBw, clockedLat, type PerftestPeer } from '../vm/perftest-runs.js';
 import { SMALL } from '../vm/write-runs.js';
@@ -86,8 +86,6 @@ export interface HostsWriteOptions {
   retries: Retries;
 }
 
-const ratios = (a: number[], b: number[]) => spread(a.map((x, i) => x / b[i]!));
-
 export async function hostsWriteRuns(o: HostsWriteOptions): Promise<HostsWriteResult> {
   const maxSize = Math.max(...o.sizes);
   const world = new JsonChild('mpirun',
@@ -135,15 +133,8 @@ export async function hostsWriteRuns(o: HostsWriteOptions): Promise<HostsWriteRe
           m.pp.push((await link.pingPong('poll', size, latIters)).avgUs);
           m.wLat.push(Number((await ask(`lat ${size} ${latIters}`, 1800_000)).us));
         }
-        const perftestMBps = spread(m.pBw);
-        const perftestWallMBps = spread(m.pBwWall);
-        const bwClock = chooseClock(perftestMBps, perftestWallMBps);
-        const refBw = onBasis(bwClock, m.pBw, m.pBwWall);
-        const refRate = refBw.map((x) => (x * 1e6) / size);
-        const perftestRttUs = spread(m.pRtt);
-        const perftestWallRttUs = spread(m.pRttWall);
-        const latClock = chooseClock(perftestRttUs, perftestWallRttUs);
-        const refRtt = onBasis(latClock, m.pRtt, m.pRttWall);
+        const { perftestMBps, perftestWallMBps, bwClock, refBw, refRate, perftestRttUs, perftestWallRttUs, latClock, refRtt } =
+          perftestReference(size, m);
         const row: HostsWriteRow = {
           size,
           bwIters,

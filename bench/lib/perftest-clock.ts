@@ -8,7 +8,7 @@
  * figure unless the two disagree by more than CLOCK_TOLERANCE; then the
  * wall-clock one.
  */
-import type { Spread } from './stats.js';
+import { spread, type Spread } from './stats.js';
 
 /** Which figure of perftest's the ratios are taken against. */
 export type ClockBasis = 'perftest' | 'wall-clock';
@@ -55,4 +55,22 @@ export function describeClock(c: ClockCheck | undefined): string {
   if (!c) return 'not checked';
   const r = Number.isFinite(c.wallOverOwn) ? `${c.wallOverOwn.toFixed(2)}x` : 'n/a';
   return `${r}, ${c.basis === 'wall-clock' ? 'wall clock used' : "perftest's own used"}`;
+}
+
+/**
+ * perftest's figures of one size, over its repetitions, and the references a
+ * ratio divides by: bandwidth (MB/s), message rate (msg/s) and round trip (us),
+ * each on the clock chooseClock picked.
+ */
+export function perftestReference(size: number, m: { pBw: number[]; pBwWall: number[]; pRtt: number[]; pRttWall: number[] }) {
+  const perftestMBps = spread(m.pBw);
+  const perftestWallMBps = spread(m.pBwWall);
+  const bwClock = chooseClock(perftestMBps, perftestWallMBps);
+  const refBw = onBasis(bwClock, m.pBw, m.pBwWall);
+  const perftestRttUs = spread(m.pRtt);
+  const perftestWallRttUs = spread(m.pRttWall);
+  const latClock = chooseClock(perftestRttUs, perftestWallRttUs);
+  const refRtt = onBasis(latClock, m.pRtt, m.pRttWall);
+  const refRate = refBw.map((x) => (x * 1e6) / size);
+  return { perftestMBps, perftestWallMBps, bwClock, refBw, refRate, perftestRttUs, perftestWallRttUs, latClock, refRtt };
 }

@@ -21,6 +21,11 @@ export function spread(values: number[]): Spread {
 }
 
 /** "1.23 (1.10-1.40)": median and range, `digits` decimals. */
+/** The spread of a[i] / b[i]: ratios taken repetition by repetition, side by side. */
+export function ratios(a: number[], b: number[]): Spread {
+  return spread(a.map((x, i) => x / b[i]!));
+}
+
 export function formatSpread(s: Spread, digits = 2): string {
   if (s.n === 0) return 'n/a';
   if (s.n === 1) return s.median.toFixed(digits);

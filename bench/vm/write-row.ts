@@ -1,6 +1,6 @@
 /** One row of the one-guest WRITE benchmark (bench/vm/write-runs.ts): its shape and how it is summarised. */
-import { chooseClock, onBasis, type ClockCheck } from '../lib/perftest-clock.js';
-import { formatSize, spread, type Spread } from '../lib/stats.js';
+import { perftestReference, type ClockCheck } from '../lib/perftest-clock.js';
+import { formatSize, ratios, spread, type Spread } from '../lib/stats.js';
 
 /** Sizes up to this many bytes are small messages: message rate in both modes, ping-pong and awaited write in both. */
 export const SMALL = 4096;
@@ -54,22 +54,13 @@ export interface WriteRow {
   latRatio?: Spread;
 }
 
-const ratios = (a: number[], b: number[]) => spread(a.map((x, i) => x / b[i]!));
-
 /** One size's figures from its per-repetition measurements (MB/s, msg/s, us). */
 export function writeRow(size: number, bwIters: number, latIters: number, m: {
   pBw: number[]; pBwWall: number[]; eBw: number[]; eRate: number[]; pRate: number[];
   pRtt: number[]; pRttWall: number[]; ppPoll: number[]; ppEvent: number[]; awEvent: number[]; awPoll: number[];
 }): WriteRow {
-  const perftestMBps = spread(m.pBw);
-  const perftestWallMBps = spread(m.pBwWall);
-  const bwClock = chooseClock(perftestMBps, perftestWallMBps);
-  const refBw = onBasis(bwClock, m.pBw, m.pBwWall);
-  const perftestRttUs = spread(m.pRtt);
-  const perftestWallRttUs = spread(m.pRttWall);
-  const latClock = chooseClock(perftestRttUs, perftestWallRttUs);
-  const refRtt = onBasis(latClock, m.pRtt, m.pRttWall);
-  const refRate = refBw.map((x) => (x * 1e6) / size);
+  const { perftestMBps, perftestWallMBps, bwClock, refBw, refRate, perftestRttUs, perftestWallRttUs, latClock, refRtt } =
+    perftestReference(size, m);
   return {
     size,
     bwIters,
