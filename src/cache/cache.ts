@@ -513,7 +513,7 @@ export class RegistrationCache implements Releaser {
     if (!e.watched && !e.valid) return; // already dropped
     this.#invalidations++;
     this.#unwatch(e);
-    this.#stale.add(e.id, e.start, e.end, e.access);
+    this.#stale.add(e.start, e.end, e.access);
     if (!e.valid) return; // a miss in progress: it registers again
     this.#unindex(e);
     this.#idle.remove(e);

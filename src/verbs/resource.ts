@@ -17,7 +17,8 @@ export abstract class Resource implements Disposable {
 
   protected constructor(parents: Resource[]) {
     for (const p of parents) p.assertOpen();
-    this.#parents = [...new Set(parents)];
+    // One parent is the common case (an MR per cache miss): no Set to dedupe.
+    this.#parents = parents.length < 2 ? parents : [...new Set(parents)];
     for (const p of this.#parents) p.#children.add(this);
   }
 
@@ -34,7 +35,8 @@ export abstract class Resource implements Disposable {
   /** Releases the kernel resources, children first. Idempotent. */
   close(): void {
     if (this.#closed) return;
-    for (const child of [...this.#children].reverse()) child.close();
+    // Most objects (MRs) have no children: no copy of the set then.
+    if (this.#children.size !== 0) for (const child of [...this.#children].reverse()) child.close();
     this.release();
     this.#closed = true;
     for (const p of this.#parents) p.#children.delete(this);
