@@ -66,6 +66,25 @@ export interface PerftestPeer {
   label?: string;
 }
 
+/**
+ * One perftest figure made at two iteration counts: `iters`, then about
+ * `clockSec` seconds more by the first run's own rate (`perSecond` of its
+ * value). Gives perftest's figure of the longer run (of the first if the
+ * second has none) and the wall-clock seconds per iteration of the
+ * difference (NaN when either run has no value).
+ */
+async function clocked<R extends { wallMs: number }>(what: string, rep: number, iters: number, clockSec: number, o: RunLog,
+  start: (n: number, record: PerftestRecord) => Promise<R>, value: (r: R) => number, perSecond: (v: number) => number,
+): Promise<{ value: number; secPerIter: number; iters: [number, number] }> {
+  const run = (n: number) => nonZeroRun(what, rep, (record) => start(n, record), value, o);
+  const first = await run(iters);
+  if (!first) return { value: NaN, secPerIter: NaN, iters: [iters, NaN] };
+  const iters2 = secondRunIters(iters, perSecond(first.value), clockSec);
+  const second = await run(iters2);
+  if (!second) return { value: first.value, secPerIter: NaN, iters: [iters, iters2] };
+  return { value: second.value, secPerIter: secondsPerIteration(iters, first.result.wallMs, iters2, second.result.wallMs), iters: [iters, iters2] };
+}
+
 export interface ClockedBw {
   /** perftest's own figure (the longer run). NaN: no value. */
   bytesPerSec: number;
@@ -74,23 +93,13 @@ export interface ClockedBw {
   iters: [number, number];
 }
 
-/**
- * ib_write_bw (-t 128) at `iters`, then at more (about `clockSec` seconds more
- * by the first run's own rate): perftest's own figure of the second run and the
- * wall-clock rate of the difference.
- */
+/** ib_write_bw (-t 128), clocked (see {@link clocked}). */
 export async function clockedBw(p: PerftestPeer, size: number, iters: number, rep: number, clockSec: number, o: RunLog): Promise<ClockedBw> {
-  const what = `ib_write_bw ${formatSize(size)}${p.label ?? ''}`;
   type R = { bytesPerSec: number; wallMs: number };
-  const run = (n: number) => nonZeroRun(what, rep, (record) => perftestBw({ device: p.device, host: p.host, size, iters: n, record, via: p.via }) as Promise<R>,
-    (x: R) => x.bytesPerSec, o);
-  const first = await run(iters);
-  if (!first) return { bytesPerSec: NaN, wallBytesPerSec: NaN, iters: [iters, NaN] };
-  const iters2 = secondRunIters(iters, first.value / size, clockSec);
-  const second = await run(iters2);
-  if (!second) return { bytesPerSec: first.value, wallBytesPerSec: NaN, iters: [iters, iters2] };
-  const perMsg = secondsPerIteration(iters, first.result.wallMs, iters2, second.result.wallMs);
-  return { bytesPerSec: second.value, wallBytesPerSec: size / perMsg, iters: [iters, iters2] };
+  const c = await clocked(`ib_write_bw ${formatSize(size)}${p.label ?? ''}`, rep, iters, clockSec, o,
+    (n, record) => perftestBw({ device: p.device, host: p.host, size, iters: n, record, via: p.via }) as Promise<R>,
+    (x: R) => x.bytesPerSec, (bytesPerSec) => bytesPerSec / size);
+  return { bytesPerSec: c.value, wallBytesPerSec: size / c.secPerIter, iters: c.iters };
 }
 
 export interface ClockedLat {
@@ -101,16 +110,11 @@ export interface ClockedLat {
   iters: [number, number];
 }
 
-/** ib_write_lat at `iters`, then at more (about `clockSec` seconds more by its own t_avg). */
+/** ib_write_lat, clocked (see {@link clocked}). */
 export async function clockedLat(p: PerftestPeer, size: number, iters: number, rep: number, clockSec: number, o: RunLog): Promise<ClockedLat> {
-  const what = `ib_write_lat ${formatSize(size)}${p.label ?? ''}`;
   type R = { tAvgUs: number; wallMs: number };
-  const run = (n: number) => nonZeroRun(what, rep, (record) => perftestLat({ device: p.device, host: p.host, size, iters: n, record, via: p.via }) as Promise<R>,
-    (x: R) => x.tAvgUs, o);
-  const first = await run(iters);
-  if (!first) return { rttUs: NaN, wallRttUs: NaN, iters: [iters, NaN] };
-  const iters2 = secondRunIters(iters, 1e6 / (2 * first.value), clockSec);
-  const second = await run(iters2);
-  if (!second) return { rttUs: 2 * first.value, wallRttUs: NaN, iters: [iters, iters2] };
-  return { rttUs: 2 * second.value, wallRttUs: secondsPerIteration(iters, first.result.wallMs, iters2, second.result.wallMs) * 1e6, iters: [iters, iters2] };
+  const c = await clocked(`ib_write_lat ${formatSize(size)}${p.label ?? ''}`, rep, iters, clockSec, o,
+    (n, record) => perftestLat({ device: p.device, host: p.host, size, iters: n, record, via: p.via }) as Promise<R>,
+    (x: R) => x.tAvgUs, (tAvgUs) => 1e6 / (2 * tAvgUs));
+  return { rttUs: 2 * c.value, wallRttUs: c.secPerIter * 1e6, iters: c.iters };
 }
