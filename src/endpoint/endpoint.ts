@@ -206,8 +206,10 @@ function closeResources(r: Resources): void {
  *
  * Operations return promises. At most `queueDepth` are in flight; the rest
  * wait in order. A failed operation rejects with the error that caused it
- * (RdmaError with `status` for a failed completion); close() rejects pending
- * ones with an ERR_CLOSED error.
+ * (RdmaError with `status` for a failed completion), or with ECONNRESET when
+ * the connection goes down within a second of a completion error the peer's
+ * side can cause (its process died); close() rejects pending ones with an
+ * ERR_CLOSED error.
  */
 export class Endpoint implements Disposable {
   /** The endpoint's registrations: its RegistrationCache, or the per-operation baseline. */
@@ -270,6 +272,28 @@ export class Endpoint implements Disposable {
     const err = new RdmaError(ECONNRESET, 'rdma_cm', `the connection to ${this.peerName} is down: the peer closed it or its process died`);
     if (cause !== undefined) (err as Error & { cause?: unknown }).cause = cause;
     return err;
+  }
+
+  /**
+   * What a failed operation rejects with. A peer that dies shows first as a
+   * completion error here and only then as the CM's disconnect: the dying
+   * process's memory registrations can go before its connection, so a WRITE
+   * in flight meets IBV_WC_REM_ACCESS_ERR (seen across two guests), and a
+   * peer whose queue pair is gone leaves IBV_WC_RETRY_EXC_ERR. An error the
+   * peer's side can cause therefore waits up to PEER_GONE_GRACE_MS for the
+   * connection to go down, and then rejects with ECONNRESET (the completion
+   * error as its `cause`), as documented for World; a live peer's error
+   * arrives that much later, unchanged.
+   */
+  async #failed(err: unknown): Promise<never> {
+    if (this.#peerGone) throw this.#connectionDown(err);
+    const status = (err as { status?: unknown } | null)?.status;
+    if (this.#closed || typeof status !== 'string' || !PEER_SIDE_STATUSES.has(status)) throw err;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, PEER_GONE_GRACE_MS)));
+    await Promise.race([this.qp.disconnected, grace]);
+    clearTimeout(timer);
+    throw this.#peerGone ? this.#connectionDown(err) : err;
   }
 
   /** 'event' or 'poll' (see the option). */
@@ -432,7 +456,7 @@ export class Endpoint implements Disposable {
           },
           (err: unknown) => {
             slots.release();
-            throw this.#peerGone ? this.#connectionDown(err) : err;
+            return this.#failed(err);
           },
         );
       }
@@ -461,7 +485,7 @@ export class Endpoint implements Disposable {
       (err: unknown) => {
         reg.release();
         slots.release();
-        throw this.#peerGone ? this.#connectionDown(err) : err;
+        return this.#failed(err);
       },
     );
   }
@@ -497,6 +521,21 @@ export class Endpoint implements Disposable {
 type Local = { address: bigint; length: number; lkey: number };
 
 const ECONNRESET = 104;
+
+/** How long a completion error the peer's side can cause waits for the connection to go down (see #failed). */
+export const PEER_GONE_GRACE_MS = 1000;
+
+/** Completion statuses a dying peer leaves (remote errors, transport retries, and the flush of what followed them). */
+const PEER_SIDE_STATUSES = new Set([
+  'IBV_WC_REM_ACCESS_ERR',
+  'IBV_WC_REM_INV_REQ_ERR',
+  'IBV_WC_REM_OP_ERR',
+  'IBV_WC_REM_ABORT_ERR',
+  'IBV_WC_RETRY_EXC_ERR',
+  'IBV_WC_RNR_RETRY_EXC_ERR',
+  'IBV_WC_RESP_TIMEOUT_ERR',
+  'IBV_WC_WR_FLUSH_ERR',
+]);
 
 function byteLength(view: CacheableMemory): number {
   if (ArrayBuffer.isView(view) || view instanceof ArrayBuffer || view instanceof SharedArrayBuffer) return view.byteLength;

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Endpoint, EndpointListener, RdmaError, RegisterPerOperation, type RegistrationCache } from '../../src/index.js';
 import { testing } from '../../src/testing.js';
+import { PEER_GONE_GRACE_MS } from '../../src/endpoint/endpoint.js';
 
 const HOST = process.env.RDMA_REGCACHE_IP ?? '192.0.2.1';
 const DEVICE = process.env.RDMA_REGCACHE_DEVICE ?? 'rxe0';
@@ -330,6 +331,38 @@ describe("Endpoint small messages: 'poll' progress, inline data, chained posts w
     srcs.forEach((b, i) => expect(target.subarray(i * 4096, i * 4096 + b.length).equals(b)).toBe(true));
     client.close();
     server.close();
+  });
+
+  it('a remote error, then the connection goes down within the grace: ECONNRESET, the completion error as cause', async () => {
+    const { server, client } = await pair();
+    const remote = server.expose(Buffer.alloc(4096));
+    const bad = { ...remote, rkey: (remote.rkey + 0x100) >>> 0 };
+
+    // A live peer: the remote error arrives after the grace, unchanged.
+    let t0 = Date.now();
+    const alive = await client.write(Buffer.alloc(64, 1), bad).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(PEER_GONE_GRACE_MS - 5);
+    expect((alive as RdmaError).code).toBe('ECOMM');
+    expect((alive as RdmaError).status).toBe('IBV_WC_REM_ACCESS_ERR');
+    client.close();
+    server.close();
+
+    // A dying peer, as seen across two hosts: its memory went first (the
+    // NAK is back, nothing in flight), its connection a moment later.
+    const p = await pair();
+    const remote2 = p.server.expose(Buffer.alloc(4096));
+    const bad2 = { ...remote2, rkey: (remote2.rkey + 0x100) >>> 0 };
+    t0 = Date.now();
+    const dying = p.client.write(Buffer.alloc(64, 1), bad2).catch((e: unknown) => e);
+    while (p.client.pending.inFlight !== 0) await new Promise((r) => setTimeout(r, 5));
+    p.server.close();
+    const err = (await dying) as RdmaError & { cause?: RdmaError };
+    expect(err.code).toBe('ECONNRESET');
+    expect(err.message).toMatch(/is down/);
+    expect(err.cause?.status).toBe('IBV_WC_REM_ACCESS_ERR');
+    expect(Date.now() - t0).toBeLessThan(PEER_GONE_GRACE_MS + 30_000);
+    expect(p.client.peerGone).toBe(true);
+    p.client.close();
   });
 
   for (const progress of ['event', 'poll'] as const) {
