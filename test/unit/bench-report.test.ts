@@ -140,9 +140,31 @@ describe('report', () => {
     expect(names).toEqual(expect.arrayContaining(['write-bw', 'write-lat', 'small-rate']));
   });
 
+  // Files written before the small-message measurements render as they always
+  // did; files written after them carry the message rate and perftest's clock.
   const recorded = readdirSync('bench/results').filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f));
-  test.each(recorded)('results recorded before render: %s', async (f) => {
-    const r = JSON.parse(readFileSync(`bench/results/${f}`, 'utf8')) as BenchResults;
+  const load = (f: string) => JSON.parse(readFileSync(`bench/results/${f}`, 'utf8')) as BenchResults;
+  const smallMessages = (r: BenchResults) =>
+    Object.values(r.vm ?? {}).some((k) => (k as { write?: { rate?: unknown }[] } | null)?.write?.some((w) => w.rate !== undefined));
+  const before = recorded.filter((f) => !smallMessages(load(f)));
+  const after = recorded.filter((f) => smallMessages(load(f)));
+
+  test('both kinds of recorded results exist', () => {
+    expect(before.length).toBeGreaterThan(0);
+    expect(after.length).toBeGreaterThan(0);
+  });
+
+  test.each(after)('results recorded with small messages render them: %s', async (f) => {
+    const r = load(f);
+    const rows = targets(r);
+    expect(rows.some((t) => t.target.includes('message rate'))).toBe(true);
+    const md = report({ results: r, targets: rows, charts: new Map() });
+    expect(md).toContain("perftest's clock");
+    expect((await reportCharts(r)).map((c) => c.name)).toContain('small-rate');
+  });
+
+  test.each(before)('results recorded before render: %s', async (f) => {
+    const r = load(f);
     const rows = targets(r);
     expect(rows.some((t) => t.target.includes('message rate'))).toBe(false);
     const md = report({ results: r, targets: rows, charts: new Map() });
