@@ -3,7 +3,7 @@
 // or on another host through `via`, a command prefix that runs a command there
 // the way ssh does (e.g. ['scripts/vm/vm-rsh', 'node2'] in the two-host VM);
 // the client always runs here and connects to `host`.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 let nextPort = 18600 + (process.pid % 500);
 
@@ -24,6 +24,36 @@ function start(cmd, args, timeoutMs) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Output of `rdma resource show cm_id` where the server runs (null if the tool failed). */
+function cmIds(via) {
+  const [cmd, ...args] = [...via, 'rdma', 'resource', 'show', 'cm_id'];
+  return new Promise((resolve) => execFile(cmd, args, { timeout: 30_000 }, (err, stdout) => resolve(err ? null : String(stdout))));
+}
+
+/**
+ * Waits until the server listens on `port` (its rdma_cm id in state LISTEN),
+ * or has exited, or 60 s passed, rather than a fixed 1.5 s. Twice on
+ * 2026-12-02, across the two hosts (the server started through vm-rsh, which
+ * can take seconds under load), ib_write_lat's client failed to connect (its
+ * last line "ERRNO: Success.") and then died of a general protection fault in
+ * librdmacm; the guest's kernel log records that, and the bench run is marked
+ * failed. A client started only once the server listens avoids the failed
+ * connect. Returns whether it saw the listener; without the `rdma` tool it
+ * falls back to the fixed wait.
+ */
+async function untilListening(server, port, via) {
+  const listening = new RegExp(`state LISTEN .*:${port}\\b`);
+  const deadline = Date.now() + 60_000;
+  while (!server.exited() && Date.now() < deadline) {
+    const out = await cmIds(via);
+    if (out === null) break; // no rdma tool there: the fixed wait below
+    if (listening.test(out)) return true;
+    await sleep(200);
+  }
+  if (!server.exited()) await sleep(1500);
+  return false;
+}
+
 // How a process ended, for the record: 'exit 1', 'SIGSEGV'.
 const ending = (c) => (c.signal ? c.signal : `exit ${c.code}`);
 const lastLine = (out) => out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? '';
@@ -40,8 +70,9 @@ async function pair(tool, common, host, record, via = []) {
   for (let round = 0; round < 5; round++) {
     const args = [...common, '-p', String(nextPort++)];
     record?.ran();
+    const port = args[args.length - 1];
     const server = via.length ? start(via[0], [...via.slice(1), tool, ...args], 300_000) : start(tool, args, 300_000);
-    await sleep(1500);
+    await untilListening(server, port, via);
     for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
       const t0 = process.hrtime.bigint();
       const client = await start(tool, [...args, host], 300_000).done;
