@@ -5,9 +5,18 @@ const REPORT_START = /Kernel panic|\bOops\b|\bBUG\b|Call Trace:|WARNING:|general
 // A line the kernel printed on the serial console (its time stamp first).
 const KERNEL_LINE = /^\[\s*\d+\.\d+\] /;
 
+// A user-space fault of perftest, which the kernel logs as "traps: ib_write_lat[pid]
+// general protection fault ... in librdmacm". Not the kernel's: perftest is a
+// reference tool the bench runs again when it dies, recording every death in its
+// results ("run again: ... client killed by SIGSEGV"). Seen in every two-host
+// bench of 2026-12-02 after a failed connect; its cause is not found yet. Faults
+// of any other process (node's included) still count.
+const PERFTEST_FAULT = /\btraps: ib_(?:write|read|send|atomic)_(?:lat|bw)\[\d+\] /;
+const problem = (line) => PROBLEM.test(line) && !PERFTEST_FAULT.test(line);
+
 /** Lines of a dmesg dump that show a kernel bug, warning or oops. */
 export function guestKernelProblems(log) {
-  return log.split('\n').filter((line) => PROBLEM.test(line));
+  return log.split('\n').filter(problem);
 }
 
 /**
@@ -27,7 +36,7 @@ export function kernelReport(serial, maxLines = 120, tailLines = 30) {
 
 /** Kernel lines of a serial log (time-stamped) that show a kernel bug, warning or oops. */
 export function serialKernelProblems(serial) {
-  return serial.split('\n').filter((line) => KERNEL_LINE.test(line) && PROBLEM.test(line));
+  return serial.split('\n').filter((line) => KERNEL_LINE.test(line) && problem(line));
 }
 
 const TASK_LINE = /task:(\S+)\s+state:(\S).*?\bpid:\s*(\d+).*?\bppid:\s*(\d+)/;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guestKernelProblems, taskDumpSummary } from '../../scripts/vm/kernel-log.mjs';
+import { guestKernelProblems, serialKernelProblems, taskDumpSummary } from '../../scripts/vm/kernel-log.mjs';
 import { runChild } from '../child.js';
 
 // Boots the real VM: these check the harness itself (exit status passthrough,
@@ -71,6 +71,15 @@ describe('guest kernel log check', () => {
     ].join('\n');
     expect(guestKernelProblems(log)).toHaveLength(5);
     expect(guestKernelProblems('[ 1.0] ummunotify: loaded\n[ 2.0] BUGGY is not a bug')).toEqual([]);
+  });
+
+  it("leaves perftest's own user-space faults to the bench's record, not other processes'", () => {
+    const perftest = '[   63.1] traps: ib_write_lat[235] general protection fault ip:7fe862fb0472 sp:7ffeb31e0ba0 error:0 in librdmacm.so.1.3.44.0[7fe862faa000+15000]';
+    const node = '[   64.2] traps: node[301] general protection fault ip:55d0c0ffee00 sp:7ffc00000000 error:0 in node[55d0c0000000+2000000]';
+    expect(guestKernelProblems(perftest)).toEqual([]);
+    expect(serialKernelProblems(perftest)).toEqual([]);
+    expect(guestKernelProblems([perftest, node].join('\n'))).toEqual([node]);
+    expect(serialKernelProblems(node)).toEqual([node]);
   });
 });
 
