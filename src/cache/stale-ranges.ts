@@ -22,8 +22,8 @@ export class StaleRanges {
 
   add(start: number, end: number, access: number): void {
     if (this.#ring.length === this.capacity) {
-      const old = this.#byStart.get(this.#ring[this.#next]!)!;
-      if (--old.slots === 0) this.#byStart.delete(this.#ring[this.#next]!);
+      const oldStart = this.#ring[this.#next]!;
+      if (--this.#byStart.get(oldStart)!.slots === 0) this.#byStart.delete(oldStart);
       this.#ring[this.#next] = start;
       this.#next = (this.#next + 1) % this.capacity;
     } else {
