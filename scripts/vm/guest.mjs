@@ -297,8 +297,8 @@ export function liner(out, prefix = '') {
 /**
  * Keeps a failed run's logs in a new folder under .cache/vm/failed (named
  * `<start time>-<kernel>-<pid>`) and drops the oldest beyond `keep`. `files`
- * maps a file name in that folder to its text, or to `{ copy: path }` (copied
- * when it exists).
+ * maps a file name in that folder to its text, or to `{ copy: path }` (a file
+ * or folder, copied when it exists).
  */
 export function keepFailedRun({ startedAt, kernel, keep, files }) {
   const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -307,7 +307,7 @@ export function keepFailedRun({ startedAt, kernel, keep, files }) {
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     if (typeof content === 'string') writeFileSync(join(dir, name), content);
-    else if (content && existsSync(content.copy)) cpSync(content.copy, join(dir, name));
+    else if (content && existsSync(content.copy)) cpSync(content.copy, join(dir, name), { recursive: true });
   }
   const all = readdirSync(FAILED).filter((n) => /^\d{8}T\d{6}Z-/.test(n)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(FAILED, old), { recursive: true, force: true });

@@ -265,6 +265,8 @@ export function runHosts(options, command) {
       for (const g of guests) {
         files[`${g.node.name}/serial.log`] = g.chunks.join('');
         files[`${g.node.name}/dmesg.txt`] = { copy: join(g.dir, 'dmesg') };
+        // --slurm: the daemons' logs (scripts/vm/slurm.sh, slurm_keep_logs).
+        files[`${g.node.name}/slurm`] = { copy: join(g.dir, 'slurm-logs') };
       }
       const dir = keepFailedRun({ startedAt, kernel: `${options.kernel}-hosts2`, keep, files });
       console.error(`vm: serial logs and kernel logs of both guests of this failed run: ${dir}`);

@@ -66,6 +66,7 @@ if [ "$NODE" = node2 ]; then
   kill "$server" 2>/dev/null
   echo 0 >"$JOB/status"
   dmesg >"$JOB/dmesg"
+  [ -z "${SLURM_DIR:-}" ] || slurm_keep_logs
   power_off
 fi
 
@@ -84,4 +85,5 @@ else
 fi
 : >"$WIRE/stop"
 dmesg >"$JOB/dmesg"
+[ -z "${SLURM_DIR:-}" ] || slurm_keep_logs
 power_off

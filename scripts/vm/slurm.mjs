@@ -48,6 +48,10 @@ export function slurmConf(nodes, options) {
     `SlurmdSpoolDir=${SLURM_RUN}/d`,
     `SlurmctldPidFile=${SLURM_RUN}/slurmctld.pid`,
     `SlurmdPidFile=${SLURM_RUN}/slurmd.pid`,
+    // Where slurmstepd's PMIx plugin makes each step's client folder (default
+    // /tmp): the guest's /tmp is the host's, read-only, when the project is a
+    // clone under /tmp, and then every task failed to launch ("Unspecified error").
+    `TmpFS=${SLURM_RUN}/tmp`,
     `SlurmctldLogFile=${SLURM_RUN}/slurmctld.log`,
     `SlurmdLogFile=${SLURM_RUN}/slurmd.log`,
     'SlurmctldDebug=info',

@@ -36,7 +36,7 @@ slurm_fail() { # slurm_fail MESSAGE: every daemon's log, then the set-up fails
 slurm_node_setup() {
   [ -d /etc/slurm ] || fail_setup "slurm: /etc/slurm missing (is slurm-client installed? run: bash scripts/setup.sh)"
   mount --bind "$SLURM_DIR" /etc/slurm || fail_setup "slurm: bind mount of $SLURM_DIR on /etc/slurm"
-  mkdir -p /run/munge "$SLURM_RUN/ctld" "$SLURM_RUN/d"
+  mkdir -p /run/munge "$SLURM_RUN/ctld" "$SLURM_RUN/d" "$SLURM_RUN/tmp"
   # slurmd insists on a cgroup file system (cgroup.conf: v1, unused).
   mountpoint -q /sys/fs/cgroup || mount -t tmpfs cgroup /sys/fs/cgroup || fail_setup "slurm: tmpfs on /sys/fs/cgroup"
   chmod 755 /run/munge
@@ -74,6 +74,16 @@ slurm_start_cluster() {
   echo "vm: slurm up (slurmctld on node1, slurmd on node1 and node2) in $((SECONDS - started)) s" >&2
   # The job (and test/hosts/slurm.test.ts) can tell Slurm is there.
   export RDMA_REGCACHE_SLURM=1
+}
+
+# The daemons' logs into the run's folder, where the harness keeps them with
+# the serial and kernel logs when the run fails (a step that fails to launch
+# says why only there: srun prints "Unspecified error").
+slurm_keep_logs() {
+  mkdir -p "$JOB/slurm-logs"
+  # slurmstepd writes to slurmd's log: a step's launch errors are there.
+  cp /run/munge/munged.log "$SLURM_RUN"/*.log "$JOB/slurm-logs/" 2>/dev/null
+  return 0
 }
 
 slurm_node_setup

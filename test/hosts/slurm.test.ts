@@ -67,9 +67,21 @@ async function queueDrained(name: string, ms: number): Promise<string> {
   return q;
 }
 
+/** The last lines of slurmd's log on each node (slurmstepd writes there too): why a step failed to launch. */
+async function slurmdLogs(lines = 40): Promise<string> {
+  const out: string[] = [];
+  for (const host of ['node1', 'node2']) {
+    const r = await run('scripts/vm/vm-rsh', [host, `tail -n ${lines} /run/slurm/slurmd.log`], 120_000);
+    out.push(`--- ${host}:/run/slurm/slurmd.log (last ${lines} lines) ---\n${r.stdout}${r.stderr}`);
+  }
+  return out.join('\n');
+}
+
 describe('World as a Slurm job (srun -N2 -n4 --mpi=pmix)', () => {
   beforeEach((ctx) => {
     ctx.skip(!SLURM, NOT_SELECTED);
+    // srun says only "task N launch failed: Unspecified error"; the reason is in slurmd's log.
+    ctx.onTestFailed(async () => console.error(await slurmdLogs()));
   });
 
   it('all-to-all: every rank writes a distinct pattern into every rank, reads it back, byte for byte', async () => {

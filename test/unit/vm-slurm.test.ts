@@ -28,6 +28,8 @@ describe('npm run vm -- --hosts 2 --slurm', () => {
     // State and spool on the guests' tmpfs, never on the (read-only) host root.
     expect(conf).toMatch(/^StateSaveLocation=\/run\/slurm\//m);
     expect(conf).toMatch(/^SlurmdSpoolDir=\/run\/slurm\//m);
+    // And the steps' PMIx folders: /tmp is the host's when the clone lives there.
+    expect(conf).toMatch(/^TmpFS=\/run\/slurm\//m);
     expect(taskProlog(NODES)).toContain('node2) echo "export RDMA_REGCACHE_IP=192.0.2.2"');
   });
 
