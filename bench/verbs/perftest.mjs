@@ -34,10 +34,7 @@ function cmIds(via) {
  * Waits until the server listens on `port` (its rdma_cm id in state LISTEN),
  * or has exited, or 60 s passed, rather than a fixed 1.5 s: starting the
  * server through vm-rsh can take seconds under load. Without the `rdma` tool
- * it falls back to the fixed wait. (Across the two hosts ib_write_lat's client
- * has died of a general protection fault in librdmacm after a failed connect,
- * its last line "ERRNO: Success."; this wait did not stop that, and its cause
- * is open: see scripts/vm/kernel-log.mjs.)
+ * it falls back to the fixed wait.
  */
 async function untilListening(server, port, via) {
   const listening = new RegExp(`state LISTEN .*:${port}\\b`);
@@ -54,6 +51,21 @@ async function untilListening(server, port, via) {
 // How a process ended, for the record: 'exit 1', 'SIGSEGV'.
 const ending = (c) => (c.signal ? c.signal : `exit ${c.code}`);
 const lastLine = (out) => out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? '';
+// perftest's own error lines (its rdma_cm event and the call that failed), for the record.
+const errorLines = (out) => out.split('\n').map((l) => l.trim())
+  .filter((l) => /error|fail|Event:|ERRNO/i.test(l)).slice(-6).join(' | ') || lastLine(out);
+
+// perftest 4.5-0.17 (Debian 12) has a use-after-free in its client's rdma_cm
+// retry: when its first connection request is rejected (the server listens
+// for the data connection only after the out-of-band handshake, and under
+// emulation the client's request can arrive first), rdma_cm_client_connection
+// destroys its ids and event channel, then retries with them and dies of a
+// general protection fault in librdmacm. Its stderr then says "Event:
+// RDMA_CM_EVENT_REJECTED; error: 8." (8: no listener on that service id);
+// across the two hosts, 3 of 23 clients of 20 ib_write_lat pairs on 2026-12-03.
+// Fixed upstream by perftest commit 3d9d8d0 ("Fix crashes and logical flaws
+// in RDMA CM connection retry", 2025-12). Its server then waits for a data
+// connection that never comes, so a crash retires the server too.
 
 // Server in the background, then the client, retried while the server starts
 // up. A server that dies (perftest's own crashes happen under emulation) is
@@ -70,26 +82,31 @@ async function pair(tool, common, host, record, via = []) {
     record?.ran();
     const server = via.length ? start(via[0], [...via.slice(1), tool, ...args], 300_000) : start(tool, args, 300_000);
     await untilListening(server, port, via);
-    for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
+    let crashed = false;
+    for (let attempt = 0; attempt < 20 && !server.exited() && !crashed; attempt++) {
       const t0 = process.hrtime.bigint();
       const client = await start(tool, [...args, host], 300_000).done;
       const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (client.signal) {
-        // A client that crashed (not one refused while the server starts up) is a run of its own.
-        record?.ran();
-        record?.failed(`client killed by ${client.signal}: ${lastLine(client.out)}`);
-      }
       if (client.code === 0) {
         await server.done;
         return { out: client.out, wallMs };
       }
       last = client.out;
+      if (client.signal) {
+        // A client that crashed (not one refused while the server starts up)
+        // is a run of its own, and leaves its server stuck (see above).
+        record?.ran();
+        record?.failed(`client killed by ${client.signal}: ${errorLines(client.out)}`);
+        crashed = true;
+        continue;
+      }
       await sleep(1000);
     }
     const died = server.exited();
     server.child.kill('SIGKILL');
     const s = await server.done;
-    record?.failed(died ? `server ended (${ending(s)}) before a client got through: ${lastLine(s.out)}` : `no client got through in 20 tries: ${lastLine(last)}`);
+    record?.failed(died ? `server ended (${ending(s)}) before a client got through: ${lastLine(s.out)}`
+      : crashed ? 'server stopped: its client crashed' : `no client got through in 20 tries: ${lastLine(last)}`);
     last += `\nserver:\n${s.out}`;
   }
   throw new Error(`${tool} failed:\n${last}`);
