@@ -8,7 +8,7 @@ import { IntervalIndex } from './interval-index.js';
 import { checkAccess, parseOptions, type RegistrationCacheOptions } from './options.js';
 import { Registration, type Releaser } from './registration.js';
 import { StaleRanges } from './stale-ranges.js';
-import { ViewMemos, ViewSpan } from './view-memo.js';
+import { COUNT_TAG, ENTRY_TAG, SPAN_TAG, ViewMemos, ViewSpan } from './view-memo.js';
 import type { CacheStats } from './stats.js';
 
 const PAGE = native.pageSize;
@@ -157,12 +157,11 @@ export class RegistrationCache implements Releaser {
     if (this.#pidCell[0] !== this.#pid) this.#forked();
     // The same typed array again: what it remembers (see ViewMemos).
     const v = view as unknown as Record<symbol, unknown>;
-    const views = this.#views;
-    const e = v == null ? undefined : (v[views.entryTag] as Entry | undefined);
-    if (e !== undefined && e.valid && e.access === access && (view as Uint8Array).length === v[views.countTag]) {
+    const e = v == null ? undefined : (v[ENTRY_TAG] as Entry | undefined);
+    if (e !== undefined && e.owner === this && e.valid && e.access === access && (view as Uint8Array).length === v[COUNT_TAG]) {
       this.#fastHits++;
       if (e.refs++ === 0) this.#inUse++;
-      return new Registration(this, e, v[views.spanTag] as ViewSpan);
+      return new Registration(this, e, v[SPAN_TAG] as ViewSpan);
     }
     return this.#acquireSlow(view, access);
   }
@@ -357,7 +356,7 @@ export class RegistrationCache implements Releaser {
     const length = end - start;
     for (let attempt = 0; ; attempt++) {
       // Ids are the monitor's cookies: distinct across every cache sharing it.
-      const entry = new Entry(this.#monitor.nextCookie(), start, end, access);
+      const entry = new Entry(this.#monitor.nextCookie(), start, end, access, this);
       if (this.#monitor.verified) {
         this.#watch(entry);
         entry.watched = true;
@@ -598,7 +597,6 @@ export class RegistrationCache implements Releaser {
     this.#limbo.clear();
     this.#dead.length = 0;
     this.#memos.forget();
-    this.#views.forget();
     this.#entries = 0;
   }
 }

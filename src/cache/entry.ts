@@ -21,20 +21,23 @@ export interface Registrar {
  * @internal
  */
 export class Entry implements IntervalNode {
-  // What a hit and its release touch comes first: one cache line of the object.
+  // What a hit and its release touch comes first, in as few cache lines of
+  // the object as the fields allow (V8 lays fields out in this order).
   /** Registrations handed out and not yet released. */
   refs = 0;
   /** In the index (findable). False once invalidated, evicted or not yet published. */
   valid = false;
+  /** The cache this entry belongs to (a view's tag may lead another cache here). */
+  readonly owner: object | null;
   readonly access: number;
   lkey = 0;
-  rkey = 0;
   /** Queued in the idle set (see IdleSet: it may be in use again meanwhile). */
   idle = false;
   /** Used again since it was queued in the idle set: a second chance before eviction. */
   reused = false;
   /** Holds from acquireRevocable(): dropped, not waited for, when the memory changes. */
   revocable: Set<{ revoke(): void }> | null = null;
+  rkey = 0;
   readonly id: number;
   readonly start: number;
   readonly end: number;
@@ -46,7 +49,8 @@ export class Entry implements IntervalNode {
   priority = 0;
   maxEnd = 0;
 
-  constructor(id: number, start: number, end: number, access: number) {
+  constructor(id: number, start: number, end: number, access: number, owner: object | null = null) {
+    this.owner = owner;
     this.id = id;
     this.start = start;
     this.end = end;

@@ -172,6 +172,38 @@ describe('RegistrationCache view memos', () => {
     expect(Object.keys(kept)).toEqual(Object.keys(fresh())); // invisible to enumeration
     expect(cache.stats()).toMatchObject({ misses: 1, fastHits: 4, slowHits: 0 });
   });
+
+  it("shares its tags with every cache, and never hands out another cache's registration", () => {
+    const regA = new FakeRegistrar();
+    const regB = new FakeRegistrar();
+    const monitor = MemoryMonitor.open({ backend: 'userfaultfd' });
+    const a = new RegistrationCache(regA, { monitor });
+    const b = new RegistrationCache(regB, { monitor });
+    const view = new Uint8Array(mapPages(2).buffer, 64, 256);
+    const lkeyOf = (c: RegistrationCache) => {
+      const r = c.acquire(view);
+      const k = r.lkey;
+      r.release();
+      return k;
+    };
+    expect([lkeyOf(a), lkeyOf(a)]).toEqual([regA.mrs[0]!.lkey, regA.mrs[0]!.lkey]); // the second tags the view
+    const tagged = Object.getOwnPropertySymbols(view).length;
+    expect(tagged).toBeGreaterThan(0);
+    // b finds a's entry through the tags: not its own, so a miss of b's, then b's tag.
+    expect([lkeyOf(b), lkeyOf(b), lkeyOf(b)]).toEqual(Array(3).fill(regB.mrs[0]!.lkey));
+    expect(Object.getOwnPropertySymbols(view)).toHaveLength(tagged); // the same tags, not a second set
+    // a again: b's entry in the tags, a's own found through its buffer memo.
+    expect([lkeyOf(a), lkeyOf(a)]).toEqual([regA.mrs[0]!.lkey, regA.mrs[0]!.lkey]);
+    expect(a.stats()).toMatchObject({ misses: 1, hits: 3 });
+    expect(b.stats()).toMatchObject({ misses: 1, hits: 2 });
+    a.close();
+    // A closed cache's entry in the tags serves neither it nor the other.
+    expect(() => a.acquire(view)).toThrow(/closed/);
+    expect(lkeyOf(b)).toBe(regB.mrs[0]!.lkey);
+    b.close();
+    monitor.close();
+    expect(regA.live + regB.live).toBe(0);
+  });
 });
 
 describe('RegistrationCache memos and changed memory', () => {
