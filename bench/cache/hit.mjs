@@ -116,7 +116,7 @@ for (const n of [1000, 100_000]) {
     const cache = new RegistrationCache(registrar, { monitor, maxEntries: 2 * n, memlockLimit: Infinity });
     const base = t.mmap(n * PAGE);
     const views = viewsOf(layout, base, n);
-    // Twice: the second acquire of a view tags it (see ViewMemos), as an application reusing it would.
+    // Twice: the second acquire of a view tags it (see rememberView in src/cache/view-memo.ts), as an application reusing it would.
     for (let pass = 0; pass < 2; pass++) for (const v of views) cache.acquire(v).release();
     // The reference: the naive cache a user would write, a Map from the view object to its registration.
     const byView = new Map();

@@ -9,7 +9,7 @@ import type { Entry } from './entry.js';
  * {@link BufferMemos}), not through a hash table keyed by address.
  *
  * It also tells a view used again from views made per operation (see
- * {@link isLastView}): only the former are worth tagging (ViewMemos).
+ * {@link isLastView}): only the former are worth tagging (rememberView).
  *
  * A remembered entry is only a guess: {@link find} trusts it only while it is
  * valid (still in the index, so no report of the monitor has touched it; the

@@ -8,7 +8,7 @@ import { IntervalIndex } from './interval-index.js';
 import { checkAccess, parseOptions, type RegistrationCacheOptions } from './options.js';
 import { Registration, type Releaser } from './registration.js';
 import { StaleRanges } from './stale-ranges.js';
-import { COUNT_TAG, ENTRY_TAG, SPAN_TAG, ViewMemos, ViewSpan } from './view-memo.js';
+import { COUNT_TAG, ENTRY_TAG, SPAN_TAG, ViewSpan, rememberView } from './view-memo.js';
 import type { CacheStats } from './stats.js';
 
 const PAGE = native.pageSize;
@@ -70,7 +70,6 @@ export class RegistrationCache implements Releaser {
   readonly #byId = new Map<number, Entry>();
   readonly #idle: IdleSet;
   readonly #memos: BufferMemos;
-  readonly #views = new ViewMemos();
   /** Dropped entries waiting to be deregistered once every structure is consistent. */
   readonly #dead: Entry[] = [];
   /** Invalidated while in use: deregistered at last release (or close). */
@@ -155,7 +154,7 @@ export class RegistrationCache implements Releaser {
     // Pending reports first: no remembered entry is trusted before they are applied.
     if (this.#gen[0] !== this.#seen) this.#sync();
     if (this.#pidCell[0] !== this.#pid) this.#forked();
-    // The same typed array again: what it remembers (see ViewMemos).
+    // The same typed array again: what it remembers (see rememberView).
     const v = view as unknown as Record<symbol, unknown>;
     const e = v == null ? undefined : (v[ENTRY_TAG] as Entry | undefined);
     if (e !== undefined && e.owner === this && e.valid && e.access === access && (view as Uint8Array).length === v[COUNT_TAG]) {
@@ -329,7 +328,7 @@ export class RegistrationCache implements Releaser {
     }
     memo.remember(off, entry, view);
     const address = memo.base + off;
-    const span = again ? this.#views.remember(view, entry, address, len) : new ViewSpan(BigInt(address), len);
+    const span = again ? rememberView(view, entry, address, len) : new ViewSpan(BigInt(address), len);
     return new Registration(this, entry, span);
   }
 

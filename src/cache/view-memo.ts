@@ -46,35 +46,32 @@ export const SPAN_TAG = Symbol('rdma-regcache.span');
  * asked for. A view used by two caches in turn keeps the last one's entry.
  * A closed cache's entries stay reachable from the views it tagged until they
  * are tagged again or collected; none of them is valid any more.
+ *
+ * rememberView records that `entry` served `view` (at `address`,
+ * `byteLength` bytes) and returns its span. Only typed arrays are tagged: a
+ * DataView has no inlined `length` to tell when it was detached, and an
+ * ArrayBuffer is found through its own BufferMemo.
  * @internal
  */
-export class ViewMemos {
-  /**
-   * Remembers that `entry` served `view` (at `address`, `byteLength` bytes)
-   * and returns its span. Only typed arrays are tagged: a DataView has no
-   * inlined `length` to tell when it was detached, and an ArrayBuffer is
-   * found through its own BufferMemo.
-   */
-  remember(view: object, entry: Entry, address: number, byteLength: number): ViewSpan {
-    if (!ArrayBuffer.isView(view) || view instanceof DataView) return new ViewSpan(BigInt(address), byteLength);
-    const v = view as unknown as Tagged;
-    const count = (view as Uint8Array).length;
-    let span = v[SPAN_TAG] as ViewSpan | undefined;
-    if (span !== undefined && v[COUNT_TAG] === count && span.byteLength === byteLength) {
-      v[ENTRY_TAG] = entry;
-      return span;
-    }
-    span = new ViewSpan(BigInt(address), byteLength);
-    if (v[ENTRY_TAG] !== undefined) {
-      v[ENTRY_TAG] = entry;
-      v[COUNT_TAG] = count;
-      v[SPAN_TAG] = span;
-    } else if (Object.isExtensible(view)) {
-      // Always in this order, so that every tagged view shares one hidden class.
-      Object.defineProperty(view, ENTRY_TAG, { value: entry, writable: true });
-      Object.defineProperty(view, COUNT_TAG, { value: count, writable: true });
-      Object.defineProperty(view, SPAN_TAG, { value: span, writable: true });
-    }
+export function rememberView(view: object, entry: Entry, address: number, byteLength: number): ViewSpan {
+  if (!ArrayBuffer.isView(view) || view instanceof DataView) return new ViewSpan(BigInt(address), byteLength);
+  const v = view as unknown as Tagged;
+  const count = (view as Uint8Array).length;
+  let span = v[SPAN_TAG] as ViewSpan | undefined;
+  if (span !== undefined && v[COUNT_TAG] === count && span.byteLength === byteLength) {
+    v[ENTRY_TAG] = entry;
     return span;
   }
+  span = new ViewSpan(BigInt(address), byteLength);
+  if (v[ENTRY_TAG] !== undefined) {
+    v[ENTRY_TAG] = entry;
+    v[COUNT_TAG] = count;
+    v[SPAN_TAG] = span;
+  } else if (Object.isExtensible(view)) {
+    // Always in this order, so that every tagged view shares one hidden class.
+    Object.defineProperty(view, ENTRY_TAG, { value: entry, writable: true });
+    Object.defineProperty(view, COUNT_TAG, { value: count, writable: true });
+    Object.defineProperty(view, SPAN_TAG, { value: span, writable: true });
+  }
+  return span;
 }
