@@ -83,7 +83,7 @@ async function pair(tool, common, host, record, via = []) {
     const server = via.length ? start(via[0], [...via.slice(1), tool, ...args], 300_000) : start(tool, args, 300_000);
     await untilListening(server, port, via);
     let crashed = false;
-    for (let attempt = 0; attempt < 20 && !server.exited() && !crashed; attempt++) {
+    for (let attempt = 0; attempt < 20 && !server.exited(); attempt++) {
       const t0 = process.hrtime.bigint();
       const client = await start(tool, [...args, host], 300_000).done;
       const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -98,7 +98,7 @@ async function pair(tool, common, host, record, via = []) {
         record?.ran();
         record?.failed(`client killed by ${client.signal}: ${errorLines(client.out)}`);
         crashed = true;
-        continue;
+        break;
       }
       await sleep(1000);
     }
