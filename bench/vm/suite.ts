@@ -96,7 +96,7 @@ if (values.only === undefined) {
     }));
     log('invalidation cost');
     result.invalidation = await phase('invalidation cost', () => (quick ? [4096] : [4096, 1 << 20]).map((size) => {
-      const runs = Array.from({ length: reps }, () => invalidationCost(pd, size, quick ? 20 : 200));
+      const runs = Array.from({ length: reps }, () => invalidationCost(pd, size, quick ? 20 : 200, quick ? 100 : undefined));
       return { size, runs };
     }));
   } finally {
