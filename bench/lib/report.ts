@@ -148,7 +148,7 @@ function vmSections(vm: VmResult, img: (name: string, alt: string) => string[]):
     out.push(
       '## Invalidation cost',
       '',
-      'From munmap() of a cached buffer to the next generation check having evicted its entry (kernel notifier + counter, then drain, evict, ibv_dereg_mr), against munmap() of the same kind of mapping with nothing registered. Each run: the median iteration after 1,500 untimed passes (runs until 2026-12-03 had 20, which measured mostly V8 before it had optimized the path).',
+      'From munmap() of a cached buffer to the next generation check having evicted its entry (kernel notifier + counter, then drain, evict, ibv_dereg_mr), against munmap() of the same kind of mapping with nothing registered. Each run: the median iteration after 1,500 untimed passes (runs recorded before commit 9e4b07f had 20, which measured mostly V8 before it had optimized the path).',
       '',
       table(['size', 'munmap, nothing registered us', 'munmap, cached us', 'check + evict us', 'total us', 'total / plain munmap'],
         vm.invalidation.map((g) => [formatSize(g.size), fs(spread(g.runs.map((q) => q.plainMunmapUs)), 1), fs(spread(g.runs.map((q) => q.munmapUs)), 1),

@@ -10,8 +10,9 @@
  * the eviction path runs optimized code, and until then it costs about twice
  * as much (2026-12-03, 6.1 guest, 200-pass repetitions in one process: 400,
  * 406, 464, 284, 263, 249, 194, 196 us). A long-running process pays the
- * warm cost, so that is what is measured. Runs recorded before 2026-12-04
- * had 20 passes of warm-up and measured mostly the cold path.
+ * warm cost, so that is what is measured. Runs recorded before this was
+ * added (up to the 2026-12-03 results) had 20 passes and measured mostly
+ * the cold path.
  *
  * Same run, iteration by iteration: the default monitor (the module's
  * ONESHOT feature when it has it: the watch goes away with its report, no
