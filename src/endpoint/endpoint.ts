@@ -106,6 +106,11 @@ export interface EndpointStats {
   doorbells: number;
   /** Work requests posted signaled (each one completion to poll). */
   signaled: number;
+  /**
+   * Completions reaped right after a post, before any trip through the event
+   * loop: on rxe the whole exchange often happens inside ibv_post_send.
+   */
+  reapedAtPost: number;
 }
 
 function checkOptions(options: unknown): EndpointResourceOptions & Record<string, unknown> {
@@ -308,7 +313,7 @@ export class Endpoint implements Disposable {
    */
   stats(): EndpointStats {
     const c = this.qp.chainStats;
-    return { operations: this.#operations, inline: this.#inlined, doorbells: c.doorbells, signaled: c.signaled };
+    return { operations: this.#operations, inline: this.#inlined, doorbells: c.doorbells, signaled: c.signaled, reapedAtPost: c.reapedAtPost };
   }
 
   /** Connects to an {@link EndpointListener} at host:port. */

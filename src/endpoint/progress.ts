@@ -1,4 +1,5 @@
 import type { CompletionQueue } from '../verbs/index.js';
+import { loopTurnOverdue, maySettleWithoutTurn } from '../verbs/loop-turn.js';
 
 /** How an endpoint learns of completions. */
 export type Progress = 'event' | 'poll';
@@ -42,9 +43,15 @@ export class Poller {
 
   /** Operations were just posted: spin until they complete (or the spin bound passes). */
   kick(): void {
-    if (this.#spinning || this.#stopped) return;
+    if (this.#spinning || this.#stopped || this.#cq.pending === 0) return;
     this.#spinning = true;
     this.#lastReap = this.#burstStart = now();
+    // Operations settled at post time have kept the event loop from turning
+    // for a while: let it turn before spinning.
+    if (loopTurnOverdue()) {
+      this.#yield(this.#burstStart);
+      return;
+    }
     // A tick scheduled from a microtask runs once all microtasks have run,
     // so every operation issued in this tick is posted before the first poll.
     process.nextTick(this.#step);
@@ -65,6 +72,7 @@ export class Poller {
     for (;;) {
       if (cq.poll(32) > 0) {
         this.stats.reapingPolls++;
+        maySettleWithoutTurn(); // these settle on microtasks too: counts toward the next yield
         const t = now();
         this.#lastReap = t;
         if (t - this.#burstStart > this.#burstUs) this.#yield(t);

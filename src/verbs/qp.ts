@@ -235,7 +235,7 @@ export class QueuePair extends Resource {
 
   /** Counters of queue(): work requests, doorbells, signaled, inline. */
   get chainStats(): SendChainStats {
-    return { ...(this.#chain?.stats ?? { posted: 0, doorbells: 0, signaled: 0, inline: 0 }) };
+    return { ...(this.#chain?.stats ?? { posted: 0, doorbells: 0, signaled: 0, inline: 0, reapedAtPost: 0 }) };
   }
 
   /** @internal Called after each chain posted by queue() (the poll-mode progress engine hooks here). */

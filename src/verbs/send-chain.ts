@@ -1,6 +1,7 @@
 import { RdmaError } from '../errors.js';
 import type { NativeCmId } from '../native.js';
 import { completionError, OpKind } from './completion.js';
+import { maySettleWithoutTurn } from './loop-turn.js';
 import { ROUTE_BASE, ROUTE_SPAN, type CompletionQueue, type CompletionRouter } from './cq.js';
 import type { RemoteAddress, ScatterEntry } from './mr.js';
 
@@ -44,6 +45,8 @@ export interface SendChainStats {
   signaled: number;
   /** Work requests whose data went inline (copied at post time, no registration). */
   inline: number;
+  /** Completions reaped right after a post of this chain (rxe often completes during the post). */
+  reapedAtPost: number;
 }
 
 /**
@@ -78,7 +81,7 @@ export class SendChain implements CompletionRouter {
   #closed: (() => Error) | undefined;
   /** Called after each flush that posted something (the poll-mode progress engine). */
   onPosted: (() => void) | undefined;
-  readonly stats: SendChainStats = { posted: 0, doorbells: 0, signaled: 0, inline: 0 };
+  readonly stats: SendChainStats = { posted: 0, doorbells: 0, signaled: 0, inline: 0, reapedAtPost: 0 };
 
   constructor(id: NativeCmId, cq: CompletionQueue, signalEvery: number, maxInline: number, onSettle: (kind: OpKind) => void) {
     this.#id = id as unknown as ChainCmId;
@@ -123,7 +126,18 @@ export class SendChain implements CompletionRouter {
       const chunk = all.length - start < LIST_MAX ? all.length - start : LIST_MAX;
       if (this.#postChunk(all, start, chunk)) postedAny = true;
     }
-    if (postedAny) this.onPosted?.();
+    if (!postedAny) return;
+    // Reap at once: rxe (and a fast NIC for a small message) often completes
+    // during ibv_post_send, and settling now spares the awaiting caller a trip
+    // through the event loop ('event') or a tick ('poll').
+    if (!this.#cq.closed && maySettleWithoutTurn()) {
+      try {
+        this.stats.reapedAtPost += this.#cq.poll(32);
+      } catch {
+        // ibv_poll_cq failed: the channel or the poller polls again and reports it.
+      }
+    }
+    this.onPosted?.();
   };
 
   // Posts all[start, start + n) as one chain; returns whether any went out.

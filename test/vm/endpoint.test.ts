@@ -394,4 +394,35 @@ describe("Endpoint small messages: 'poll' progress, inline data, chained posts w
       server.close();
     });
   }
+  for (const progress of ['event', 'poll'] as const) {
+    it(`awaited writes one after another leave timers running, though they may settle at post (${progress})`, async () => {
+      const { server, client } = await pair({ progress });
+      const target = Buffer.alloc(4096);
+      const remote = server.expose(target);
+      const src = Buffer.alloc(1024); // not inline: a registration from the cache too
+      let fired = 0;
+      const timer = setInterval(() => fired++, 2);
+      const t0 = Date.now();
+      let n = 0;
+      try {
+        // Completions reaped right after the post settle without an event-loop
+        // turn; the library must still let timers and I/O run.
+        while (Date.now() - t0 < 600) {
+          src.writeUInt32LE(n, 0);
+          await client.write(src, remote);
+          n++;
+        }
+      } finally {
+        clearInterval(timer);
+      }
+      expect(target.readUInt32LE(0)).toBe(n - 1);
+      expect(fired).toBeGreaterThanOrEqual(5);
+      const s = client.stats();
+      expect(s.operations).toBe(n);
+      expect(s.reapedAtPost).toBeLessThanOrEqual(s.signaled);
+      expect(client.pending).toEqual({ inFlight: 0, waiting: 0 });
+      client.close();
+      server.close();
+    });
+  }
 });
