@@ -92,6 +92,8 @@ if (values.only !== 'allreduce') {
     // about a hundred per second on the loaded machine (2026-12-02).
     maxIters: quick ? 300 : 2000,
     latIters: quick ? 50 : 200,
+    // Fewer than in one guest: a round trip across the hosts takes milliseconds.
+    warmRoundTrips: quick ? 20 : 1000,
     // perftest's second run: this much longer than its first (wall-clock check).
     clockSec: quick ? 0.2 : 1,
     log,

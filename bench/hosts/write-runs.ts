@@ -80,6 +80,8 @@ export interface HostsWriteOptions {
   budget: number;
   maxIters: number;
   latIters: number;
+  /** Untimed ping-pong round trips ('poll') before the first size (the JIT's warm-up). */
+  warmRoundTrips: number;
   /** Seconds of wall-clock difference between the two runs of a clocked perftest. */
   clockSec: number;
   log: (s: string) => void;
@@ -109,6 +111,7 @@ export async function hostsWriteRuns(o: HostsWriteOptions): Promise<HostsWriteRe
     const link = await PeerLink.open({ device: o.device, bytes: maxSize, via, log: o.log });
     const rows: HostsWriteRow[] = [];
     try {
+      await link.warmPingPong(['poll'], Math.min(...o.sizes), o.warmRoundTrips);
       for (const size of o.sizes) {
         const small = size <= SMALL;
         const bwIters = Math.max(200, Math.min(o.maxIters, Math.floor(o.budget / size)));

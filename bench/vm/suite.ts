@@ -77,6 +77,7 @@ if (values.only !== 'kmod') {
     budget: quick ? 4 << 20 : 64 << 20,
     maxIters: quick ? 500 : 10000,
     latIters: quick ? 100 : 500,
+    warmRoundTrips: quick ? 100 : 3000,
     // perftest's second run: this much longer than its first (wall-clock check).
     clockSec: quick ? 0.2 : 1,
     log,

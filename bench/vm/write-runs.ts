@@ -32,6 +32,8 @@ export interface WriteOptions extends RunLog {
   budget: number;
   maxIters: number;
   latIters: number;
+  /** Untimed ping-pong round trips per progress mode before the first size (the JIT's warm-up). */
+  warmRoundTrips: number;
   /** Seconds of wall-clock difference between the two runs of a clocked perftest. */
   clockSec: number;
 }
@@ -41,6 +43,7 @@ export async function writeRuns(o: WriteOptions): Promise<WriteRow[]> {
   const perftest: PerftestPeer = { device: o.device, host: o.host };
   const rows: WriteRow[] = [];
   try {
+    await link.warmPingPong(['poll', 'event'], Math.min(...o.sizes), o.warmRoundTrips);
     for (const size of o.sizes) {
       const small = size <= SMALL;
       const bwIters = Math.max(200, Math.min(o.maxIters, Math.floor(o.budget / size)));
