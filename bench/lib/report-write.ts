@@ -80,7 +80,9 @@ export function writeSection(vm: VmResult, img: Img): string[] {
     '### Round trip: ping-pong between two processes against ib_write_lat',
     '',
     'Both carry the payload twice per round trip: each side writes into the other\'s buffer, the other spins on its last byte, then writes back. ' +
-      "ib_write_lat's round trip is 2 x its t_avg.",
+      "ib_write_lat's round trip is 2 x its t_avg. " +
+      'Each size: the mean of the timed round trips after 100 untimed ones; before the first size, 3,000 untimed round trips per mode ' +
+      '(runs recorded before commit 35808e5 lacked these, so their smallest size measured mostly V8 before it had optimized the path).',
     '',
     table(['size', 'iterations', 'ib_write_lat RTT us', "ping-pong 'poll' us", 'ratio', "ping-pong 'event' us", 'ratio'],
       rows.map((w) => [formatSize(w.size), w.latIters, fs(rttRef(w), 1), fs(w.pingPong?.pollUs, 1), x(w.pingPong?.pollRatio), fs(w.pingPong?.eventUs, 1), x(w.pingPong?.eventRatio)])),
@@ -154,6 +156,8 @@ export function hostsWriteSection(h: HostsResult, img: Img): string[] {
         '',
       ]
       : []),
+    'Ping-pong: before the first size, 1,000 untimed round trips (runs recorded before commit 35808e5 lacked them).',
+    '',
     table(['size', 'iterations', 'ib_write_lat RTT us', "ping-pong 'poll' us", 'ratio', 'awaited world.write us (apart)'],
       w.rows.map((q) => [formatSize(q.size), q.latIters, fs(rttRef(q), 1), fs(q.pingPong?.pollUs, 1), x(q.pingPong?.pollRatio), fs(q.worldWriteUs, 1)])),
     '',
