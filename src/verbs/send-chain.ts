@@ -121,16 +121,21 @@ export class SendChain implements CompletionRouter {
     if (this.#closed) return;
     const all = this.#queued;
     this.#queued = [];
+    const wasIdle = this.#head === this.#fifo.length;
     let postedAny = false;
     for (let start = 0; start < all.length; start += LIST_MAX) {
       const chunk = all.length - start < LIST_MAX ? all.length - start : LIST_MAX;
       if (this.#postChunk(all, start, chunk)) postedAny = true;
     }
     if (!postedAny) return;
-    // Reap at once: rxe (and a fast NIC for a small message) often completes
-    // during ibv_post_send, and settling now spares the awaiting caller a trip
-    // through the event loop ('event') or a tick ('poll').
-    if (!this.#cq.closed && maySettleWithoutTurn()) {
+    // A post to an idle queue is someone waiting on it (a round trip, an
+    // awaited write): reap at once. rxe (and a fast NIC for a small message)
+    // often completes during ibv_post_send, and settling now spares the caller
+    // a trip through the event loop ('event') or a tick ('poll'). With
+    // operations already in flight the usual path reaps in bigger batches
+    // (a same-boot A/B had the 4 KiB 'poll' rate at 0.72x ib_write_bw with
+    // the reap on every post, 0.81x without).
+    if (wasIdle && !this.#cq.closed && maySettleWithoutTurn()) {
       try {
         this.stats.reapedAtPost += this.#cq.poll(32);
       } catch {
