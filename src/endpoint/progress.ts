@@ -45,10 +45,11 @@ export class Poller {
   kick(): void {
     if (this.#spinning || this.#stopped || this.#cq.pending === 0) return;
     this.#spinning = true;
-    this.#lastReap = this.#burstStart = now();
+    const ms = performance.now();
+    this.#lastReap = this.#burstStart = ms * 1000;
     // Operations settled at post time have kept the event loop from turning
     // for a while: let it turn before spinning.
-    if (loopTurnOverdue()) {
+    if (loopTurnOverdue(ms)) {
       this.#yield(this.#burstStart);
       return;
     }
@@ -72,8 +73,9 @@ export class Poller {
     for (;;) {
       if (cq.poll(32) > 0) {
         this.stats.reapingPolls++;
-        maySettleWithoutTurn(); // these settle on microtasks too: counts toward the next yield
-        const t = now();
+        const ms = performance.now();
+        maySettleWithoutTurn(ms); // these settle on microtasks too: counts toward the next yield
+        const t = ms * 1000;
         this.#lastReap = t;
         if (t - this.#burstStart > this.#burstUs) this.#yield(t);
         // Behind the promise reactions just queued: they run (and post) first.

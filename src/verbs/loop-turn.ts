@@ -15,9 +15,11 @@ const turned = (): void => {
   since = -1;
 };
 
-/** Marks a synchronous settling; false when the event loop is overdue for a turn. */
-export function maySettleWithoutTurn(): boolean {
-  const t = performance.now();
+/**
+ * Marks a synchronous settling; false when the event loop is overdue for a
+ * turn. `t`: performance.now(), when the caller has just read it.
+ */
+export function maySettleWithoutTurn(t = performance.now()): boolean {
   if (since < 0) {
     since = t;
     // Runs in the check phase of the next turn, after that turn's timers and I/O.
@@ -27,7 +29,7 @@ export function maySettleWithoutTurn(): boolean {
   return t - since <= LOOP_TURN_MS;
 }
 
-/** True when synchronous settling has gone on for LOOP_TURN_MS without a turn. */
-export function loopTurnOverdue(): boolean {
-  return since >= 0 && performance.now() - since > LOOP_TURN_MS;
+/** True when synchronous settling has gone on for LOOP_TURN_MS without a turn. `t` as above. */
+export function loopTurnOverdue(t = performance.now()): boolean {
+  return since >= 0 && t - since > LOOP_TURN_MS;
 }

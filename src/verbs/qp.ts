@@ -7,7 +7,7 @@ import { CompletionQueue, type PendingOp } from './cq.js';
 import type { RemoteAddress, ScatterEntry } from './mr.js';
 import { ProtectionDomain } from './pd.js';
 import { Resource } from './resource.js';
-import { bytesOf, SendChain, type SendChainStats } from './send-chain.js';
+import { bytesOf, noChainStats, SendChain, type SendChainStats } from './send-chain.js';
 import { checkInstance, checkObject, checkOptionalInteger, describe, U32_MAX } from './validate.js';
 
 /** What a queue pair is built from. */
@@ -235,7 +235,7 @@ export class QueuePair extends Resource {
 
   /** Counters of queue(): work requests, doorbells, signaled, inline. */
   get chainStats(): SendChainStats {
-    return { ...(this.#chain?.stats ?? { posted: 0, doorbells: 0, signaled: 0, inline: 0, reapedAtPost: 0 }) };
+    return this.#chain ? { ...this.#chain.stats } : noChainStats();
   }
 
   /** @internal Called after each chain posted by queue() (the poll-mode progress engine hooks here). */

@@ -49,6 +49,11 @@ export interface SendChainStats {
   reapedAtPost: number;
 }
 
+/** Counters of a queue pair that has posted nothing yet. */
+export function noChainStats(): SendChainStats {
+  return { posted: 0, doorbells: 0, signaled: 0, inline: 0, reapedAtPost: 0 };
+}
+
 /**
  * @internal The batched send path of a queue pair: operations queued in one
  * tick are posted at its end as one linked list with one ibv_post_send; only
@@ -81,7 +86,7 @@ export class SendChain implements CompletionRouter {
   #closed: (() => Error) | undefined;
   /** Called after each flush that posted something (the poll-mode progress engine). */
   onPosted: (() => void) | undefined;
-  readonly stats: SendChainStats = { posted: 0, doorbells: 0, signaled: 0, inline: 0, reapedAtPost: 0 };
+  readonly stats: SendChainStats = noChainStats();
 
   constructor(id: NativeCmId, cq: CompletionQueue, signalEvery: number, maxInline: number, onSettle: (kind: OpKind) => void) {
     this.#id = id as unknown as ChainCmId;
